@@ -1,0 +1,1 @@
+//! Every IPVS scheduler with the kernel's exact semantics, Maglev, and consistent-hash rings.
