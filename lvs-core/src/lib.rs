@@ -40,7 +40,7 @@
 //!     type Timer = Timer;
 //!     fn handle_datagram(&mut self, _now: Instant, d: Datagram) { self.got.push(d.payload.len()); }
 //!     fn handle_timeout(&mut self, now: Instant) {
-//!         for _due in self.timers.expire(now) {
+//!         if self.timers.expire(now).count() > 0 {
 //!             self.out.push(Transmit::new(self.peer, &b"hello"[..]));
 //!             self.timers.set(Timer::Hello, now + Duration::from_secs(1));
 //!         }
