@@ -77,8 +77,12 @@
 //! stable text log for golden comparisons. Every crate uses it as a dev-dependency.
 
 mod io;
+pub mod packet;
 pub mod rng;
 mod sched;
+/// The deterministic simulation harness (feature `sim`).
+#[cfg(feature = "sim")]
+pub mod sim;
 mod time;
 mod timer;
 
