@@ -76,6 +76,7 @@
 //! multicast groups; node kill, freeze and restart; invariants checked after every step; and a
 //! stable text log for golden comparisons. Every crate uses it as a dev-dependency.
 
+pub mod conntrack;
 mod io;
 pub mod packet;
 pub mod rng;
