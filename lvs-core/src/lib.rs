@@ -71,7 +71,7 @@
 //!
 //! # Simulation
 //!
-//! With the `sim` feature, [`sim`](crate::sim) provides a deterministic multi-node network in
+//! With the `sim` feature, the `sim` module provides a deterministic multi-node network in
 //! virtual time: links with latency, jitter, loss, duplication, reordering, MTU and partitions;
 //! multicast groups; node kill, freeze and restart; invariants checked after every step; and a
 //! stable text log for golden comparisons. Every crate uses it as a dev-dependency.
@@ -81,7 +81,8 @@ mod io;
 pub mod packet;
 pub mod rng;
 mod sched;
-/// The deterministic simulation harness (feature `sim`).
+// The deterministic simulation harness (feature `sim`); its docs live in sim/mod.rs (an outer
+// doc comment here would make rustdoc resolve the module's intra-doc links in this scope).
 #[cfg(feature = "sim")]
 pub mod sim;
 mod time;
