@@ -1,0 +1,718 @@
+//! The bounded connection table (see [`ConnTable`]).
+
+use core::hash::Hasher;
+use core::net::IpAddr;
+use core::time::Duration;
+
+use siphasher::sip::SipHasher13;
+
+use crate::Instant;
+use crate::rng::Rng;
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const NIL: u32 = u32::MAX;
+/// Tag in `wprev` marking a wheel-slot head; entry indices stay below it.
+const HEAD: u32 = 0x8000_0000;
+/// Timer ticks per second.
+const TICKS_PER_SEC: u64 = 16;
+const WHEEL_SLOTS: usize = 16384;
+const MIN_BUCKETS: usize = 1024;
+const MIGRATE_PER_OP: usize = 8;
+const EVICT_ENTRIES: usize = 64;
+
+// A tracked flow (entry + bucket head) must fit in 64 bytes.
+const _: () = assert!(size_of::<Conn>() + size_of::<u32>() <= 64);
+const EVICT_BUCKETS: usize = 1024;
+
+/// Flag bits stored with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct ConnFlags(pub u8);
+
+impl ConnFlags {
+    /// A persistence template, not a real connection.
+    pub const TEMPLATE: u8 = 0x01;
+    /// Only client→server packets pass the director (DR/TUN half connection).
+    pub const NO_OUTPUT: u8 = 0x02;
+    /// Counted as inactive by the scheduler.
+    pub const INACTIVE: u8 = 0x04;
+    /// May be evicted when the table is full (SYN_RECV / SYNACK and the like).
+    pub const EMBRYONIC: u8 = 0x08;
+    /// Caller-defined bits.
+    pub const USER1: u8 = 0x10;
+    /// Caller-defined bits.
+    pub const USER2: u8 = 0x20;
+
+    /// Whether every bit of `mask` is set.
+    pub fn has(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+}
+
+/// A handle to a live entry. Handles are reused after removal; do not keep one across calls
+/// that may expire or remove entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u32);
+
+impl ConnId {
+    /// The raw index (for logs).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+/// What identifies a connection from the client side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    /// IP protocol number (0 for fwmark templates).
+    pub protocol: u8,
+    /// Client address (masked for templates).
+    pub caddr: IpAddr,
+    /// Client port (0 for templates).
+    pub cport: u16,
+    /// The caller's index of the virtual address (or fwmark) the client used.
+    pub vip: u16,
+    /// Virtual port.
+    pub vport: u16,
+}
+
+/// One tracked connection (60 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conn {
+    caddr: [u8; 16],
+    /// Client port.
+    pub cport: u16,
+    /// Virtual port.
+    pub vport: u16,
+    /// The caller's virtual address index.
+    pub vip: u16,
+    /// The caller's service index.
+    pub svc: u16,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// Protocol state (the caller's encoding, e.g. [`super::TcpState`] as u8).
+    pub state: u8,
+    /// Flag bits.
+    pub flags: ConnFlags,
+    v4: bool,
+    /// The caller's real-server index.
+    pub dest: u32,
+    /// For a connection, the controlling template's [`ConnId`] index (or `u32::MAX`); for a
+    /// template, the number of connections it controls.
+    pub control: u32,
+    expires: u32,
+    hash: u32,
+    chain: u32,
+    wprev: u32,
+    wnext: u32,
+}
+
+impl Conn {
+    /// The client address.
+    pub fn caddr(&self) -> IpAddr {
+        from16(self.caddr, self.v4)
+    }
+
+    /// The deadline of this entry.
+    pub fn expires(&self) -> Instant {
+        Instant::from_nanos(u64::from(self.expires) * (1_000_000_000 / TICKS_PER_SEC))
+    }
+
+    /// The key this entry is found by.
+    pub fn key(&self) -> ConnKey {
+        ConnKey {
+            protocol: self.protocol,
+            caddr: self.caddr(),
+            cport: self.cport,
+            vip: self.vip,
+            vport: self.vport,
+        }
+    }
+}
+
+/// What a new entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewConn {
+    /// The key.
+    pub key: ConnKey,
+    /// The caller's service index.
+    pub svc: u16,
+    /// The caller's real-server index.
+    pub dest: u32,
+    /// Initial state.
+    pub state: u8,
+    /// Initial flags.
+    pub flags: ConnFlags,
+    /// Template link or control count (see [`Conn::control`]).
+    pub control: u32,
+}
+
+/// The result of [`ConnTable::insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// The new entry.
+    pub id: ConnId,
+    /// An embryonic entry evicted to make room, if the table was full.
+    pub evicted: Option<Conn>,
+}
+
+/// The table is at `max_entries` and no embryonic entry could be evicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("connection table full")]
+pub struct TableFull;
+
+/// Counters of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableStats {
+    /// Entries inserted.
+    pub inserted: u64,
+    /// Entries removed because their deadline passed.
+    pub expired: u64,
+    /// Entries removed by the caller.
+    pub removed: u64,
+    /// Embryonic entries evicted to make room.
+    pub evicted: u64,
+    /// Inserts refused because the table was full.
+    pub refused: u64,
+}
+
+fn to16(a: IpAddr) -> ([u8; 16], bool) {
+    match a {
+        IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), true),
+        IpAddr::V6(v6) => (v6.octets(), false),
+    }
+}
+
+fn from16(b: [u8; 16], v4: bool) -> IpAddr {
+    let v6 = core::net::Ipv6Addr::from(b);
+    if v4 {
+        v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+    } else {
+        IpAddr::V6(v6)
+    }
+}
+
+fn tick_of(t: Instant) -> u64 {
+    t.as_nanos() / (1_000_000_000 / TICKS_PER_SEC)
+}
+
+/// The first tick at or after `now + timeout`: an entry never expires early, and at most one
+/// tick late.
+fn deadline_tick(now: Instant, timeout: Duration) -> u32 {
+    u32::try_from(ticks_ceil(now.since_zero().saturating_add(timeout))).unwrap_or(u32::MAX)
+}
+
+fn ticks_ceil(d: Duration) -> u64 {
+    let per = 1_000_000_000 / u128::from(TICKS_PER_SEC);
+    u64::try_from(d.as_nanos().div_ceil(per)).unwrap_or(u64::MAX)
+}
+
+/// The connection table: one entry per connection keyed on the client side, a keyed hash
+/// against flooding, incremental growth, O(1) expiry, and a hard bound on entries.
+///
+/// # Layout
+///
+/// Entries live in fixed 4096-entry chunks that never move, so growing the table never copies
+/// entries. Buckets hold chain heads; each entry holds its 32-bit hash and the next entry of its
+/// chain. When the load passes one entry per bucket the bucket array doubles **incrementally**:
+/// every later operation moves a few old buckets to the new array (linear-hashing style), so no
+/// single call pays for the whole rehash.
+///
+/// The hash is SipHash-1-3 over (protocol, client address, client port) with a 128-bit key drawn
+/// from the RNG the caller provides, so an attacker cannot aim flows at one chain.
+///
+/// Addresses of the virtual service and the real server are not stored: the caller interns them
+/// (a `vip` index and a `dest` index), which keeps an entry at 60 bytes and a tracked flow,
+/// bucket included, at 64 bytes.
+///
+/// # Expiry
+///
+/// Each entry stores its deadline in 1/16 s ticks. A hashed timer wheel of 16384 slots (1024 s)
+/// links entries in doubly linked lists through the entries themselves. Refreshing a deadline
+/// on every packet only writes the new deadline: an entry found in a slot before its deadline is
+/// simply moved to the right slot then (lazy re-arming), so the per-packet cost is one store.
+///
+/// # Full table
+///
+/// Inserts beyond `max_entries` first try to evict an *embryonic* connection (one the caller
+/// marked with [`ConnFlags::EMBRYONIC`], e.g. SYN_RECV) found by sampling a few random
+/// buckets, as IPVS's `drop_entry` defence does; if none is found the insert fails with
+/// [`TableFull`] and the caller drops the packet and counts it. Established connections are never
+/// evicted to make room.
+#[derive(Debug)]
+pub struct ConnTable {
+    chunks: Vec<Box<[Conn]>>,
+    free_head: u32,
+    next_unused: u32,
+    len: usize,
+    max_entries: usize,
+    buckets: Vec<u32>,
+    old: Vec<u32>,
+    migrated: usize,
+    key: (u64, u64),
+    rng_state: u64,
+    wheel: Vec<u32>,
+    /// The tick the wheel has processed up to (exclusive).
+    wheel_tick: u64,
+    stats: TableStats,
+}
+
+const EMPTY: Conn = Conn {
+    caddr: [0; 16],
+    cport: 0,
+    vport: 0,
+    vip: 0,
+    svc: 0,
+    protocol: 0,
+    state: 0,
+    flags: ConnFlags(0),
+    v4: false,
+    dest: 0,
+    control: NIL,
+    expires: 0,
+    hash: 0,
+    chain: NIL,
+    wprev: NIL,
+    wnext: NIL,
+};
+
+impl ConnTable {
+    /// A table holding at most `max_entries` entries (at most 2³¹ − 1), with hash keys
+    /// drawn from `rng`. `now` anchors the expiry wheel.
+    pub fn new<R: Rng + ?Sized>(max_entries: usize, rng: &mut R, now: Instant) -> Self {
+        let max_entries = max_entries.min(HEAD as usize - 1);
+        Self {
+            chunks: Vec::new(),
+            free_head: NIL,
+            next_unused: 0,
+            len: 0,
+            max_entries,
+            buckets: vec![NIL; MIN_BUCKETS],
+            old: Vec::new(),
+            migrated: 0,
+            key: (rng.next_u64(), rng.next_u64()),
+            rng_state: rng.next_u64() | 1,
+            wheel: vec![NIL; WHEEL_SLOTS],
+            wheel_tick: tick_of(now),
+            stats: TableStats::default(),
+        }
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The hard bound on entries.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    /// Bytes per tracked flow in steady state: one entry plus one bucket head.
+    pub const BYTES_PER_FLOW: usize = size_of::<Conn>() + size_of::<u32>();
+
+    fn hash(&self, protocol: u8, caddr: &[u8; 16], cport: u16) -> u32 {
+        let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
+        let mut buf = [0u8; 19];
+        buf[0] = protocol;
+        buf[1..17].copy_from_slice(caddr);
+        buf[17..19].copy_from_slice(&cport.to_be_bytes());
+        h.write(&buf);
+        let x = h.finish();
+        (x ^ (x >> 32)) as u32
+    }
+
+    fn at(&self, i: u32) -> &Conn {
+        &self.chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
+    }
+
+    fn at_mut(&mut self, i: u32) -> &mut Conn {
+        &mut self.chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
+    }
+
+    /// The bucket slot for `hash`: (is_old, index).
+    fn bucket_of(&self, hash: u32) -> (bool, usize) {
+        if !self.old.is_empty() {
+            let ob = hash as usize & (self.old.len() - 1);
+            if ob >= self.migrated {
+                return (true, ob);
+            }
+        }
+        (false, hash as usize & (self.buckets.len() - 1))
+    }
+
+    fn head(&self, hash: u32) -> u32 {
+        match self.bucket_of(hash) {
+            (true, b) => self.old[b],
+            (false, b) => self.buckets[b],
+        }
+    }
+
+    fn set_head(&mut self, hash: u32, v: u32) {
+        match self.bucket_of(hash) {
+            (true, b) => self.old[b] = v,
+            (false, b) => self.buckets[b] = v,
+        }
+    }
+
+    fn find(
+        &self,
+        protocol: u8,
+        caddr: &[u8; 16],
+        cport: u16,
+        mut pred: impl FnMut(&Conn) -> bool,
+    ) -> Option<ConnId> {
+        let hash = self.hash(protocol, caddr, cport);
+        let mut i = self.head(hash);
+        while i != NIL {
+            let c = self.at(i);
+            if c.hash == hash
+                && c.cport == cport
+                && c.protocol == protocol
+                && c.caddr == *caddr
+                && pred(c)
+            {
+                return Some(ConnId(i));
+            }
+            i = c.chain;
+        }
+        None
+    }
+
+    /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).
+    pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
+        let (caddr, _) = to16(key.caddr);
+        self.find(key.protocol, &caddr, key.cport, |c| {
+            c.vip == key.vip && c.vport == key.vport
+        })
+    }
+
+    /// Find the entry for a real-server→client packet of a NAT connection: the client is the
+    /// packet's destination, `dest` the caller's index of the real server it came from.
+    pub fn lookup_out(&self, protocol: u8, caddr: IpAddr, cport: u16, dest: u32) -> Option<ConnId> {
+        let (c16, _) = to16(caddr);
+        self.find(protocol, &c16, cport, |c| {
+            c.dest == dest && !c.flags.has(ConnFlags::TEMPLATE)
+        })
+    }
+
+    /// The entry `id`.
+    pub fn get(&self, id: ConnId) -> &Conn {
+        self.at(id.0)
+    }
+
+    /// The entry `id`, mutable (state, flags, dest, control; not the key).
+    pub fn get_mut(&mut self, id: ConnId) -> &mut Conn {
+        self.at_mut(id.0)
+    }
+
+    /// Set the deadline of `id` to `now + timeout` (every packet does this).
+    pub fn refresh(&mut self, id: ConnId, now: Instant, timeout: Duration) {
+        let t = deadline_tick(now, timeout);
+        let c = self.at_mut(id.0);
+        let earlier = t < c.expires;
+        c.expires = t;
+        if earlier {
+            // A shorter deadline must be linked where the wheel will see it in time.
+            self.wheel_unlink(id.0);
+            self.wheel_link(id.0);
+        }
+    }
+
+    fn alloc(&mut self) -> u32 {
+        if self.free_head != NIL {
+            let i = self.free_head;
+            self.free_head = self.at(i).chain;
+            return i;
+        }
+        let i = self.next_unused;
+        if (i as usize) >> CHUNK_BITS >= self.chunks.len() {
+            self.chunks.push(vec![EMPTY; CHUNK].into_boxed_slice());
+        }
+        self.next_unused += 1;
+        i
+    }
+
+    /// Insert a new entry expiring at `now + timeout`. When the table is full an embryonic
+    /// entry may be evicted to make room; it is returned so the caller can unbind it from its
+    /// scheduler.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        new: NewConn,
+        timeout: Duration,
+    ) -> Result<Inserted, TableFull> {
+        self.migrate_some();
+        let mut evicted = None;
+        if self.len >= self.max_entries {
+            evicted = self.evict_embryonic();
+            if evicted.is_none() {
+                self.stats.refused += 1;
+                return Err(TableFull);
+            }
+        }
+        let (caddr, v4) = to16(new.key.caddr);
+        let hash = self.hash(new.key.protocol, &caddr, new.key.cport);
+        let i = self.alloc();
+        let head = self.head(hash);
+        let expires = deadline_tick(now, timeout);
+        *self.at_mut(i) = Conn {
+            caddr,
+            cport: new.key.cport,
+            vport: new.key.vport,
+            vip: new.key.vip,
+            svc: new.svc,
+            protocol: new.key.protocol,
+            state: new.state,
+            flags: new.flags,
+            v4,
+            dest: new.dest,
+            control: new.control,
+            expires,
+            hash,
+            chain: head,
+            wprev: NIL,
+            wnext: NIL,
+        };
+        self.set_head(hash, i);
+        self.wheel_link(i);
+        self.len += 1;
+        self.stats.inserted += 1;
+        if self.old.is_empty() && self.len > self.buckets.len() {
+            self.start_grow();
+        }
+        Ok(Inserted {
+            id: ConnId(i),
+            evicted,
+        })
+    }
+
+    /// Remove `id` now. Returns the removed entry.
+    pub fn remove(&mut self, id: ConnId) -> Conn {
+        self.stats.removed += 1;
+        self.unlink(id.0)
+    }
+
+    fn unlink(&mut self, i: u32) -> Conn {
+        self.wheel_unlink(i);
+        self.free_entry(i)
+    }
+
+    fn start_grow(&mut self) {
+        let new = vec![NIL; self.buckets.len() * 2];
+        self.old = core::mem::replace(&mut self.buckets, new);
+        self.migrated = 0;
+    }
+
+    fn migrate_some(&mut self) {
+        if self.old.is_empty() {
+            return;
+        }
+        for _ in 0..MIGRATE_PER_OP {
+            if self.migrated == self.old.len() {
+                self.old = Vec::new();
+                return;
+            }
+            let mut i = self.old[self.migrated];
+            self.old[self.migrated] = NIL;
+            self.migrated += 1;
+            while i != NIL {
+                let next = self.at(i).chain;
+                let b = self.at(i).hash as usize & (self.buckets.len() - 1);
+                self.at_mut(i).chain = self.buckets[b];
+                self.buckets[b] = i;
+                i = next;
+            }
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*, seeded from the caller's RNG: only picks eviction samples.
+        let mut x = self.rng_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng_state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Find an embryonic entry to evict: walk consecutive buckets from a random start,
+    /// looking at no more than `EVICT_ENTRIES` entries and `EVICT_BUCKETS` buckets, so a full
+    /// table costs a bounded amount per refused or admitted packet.
+    fn evict_embryonic(&mut self) -> Option<Conn> {
+        let start = self.next_random() as usize;
+        let mut seen = 0;
+        for step in 0..EVICT_BUCKETS {
+            let hashlike = (start.wrapping_add(step)) as u32;
+            // Walk the bucket that `hashlike` maps to, wherever it currently lives.
+            let mut i = self.head(hashlike);
+            while i != NIL {
+                let c = self.at(i);
+                if c.flags.has(ConnFlags::EMBRYONIC) && !c.flags.has(ConnFlags::TEMPLATE) {
+                    self.stats.evicted += 1;
+                    return Some(self.unlink(i));
+                }
+                seen += 1;
+                if seen >= EVICT_ENTRIES {
+                    return None;
+                }
+                i = c.chain;
+            }
+        }
+        None
+    }
+
+    fn wheel_link(&mut self, i: u32) {
+        let t = u64::from(self.at(i).expires).max(self.wheel_tick);
+        self.wheel_link_at(i, t);
+    }
+
+    /// Link `i` at the head of the slot of tick `t`. A slot head records its slot in `wprev`
+    /// (tagged with `HEAD`) so unlinking never has to search.
+    fn wheel_link_at(&mut self, i: u32, t: u64) {
+        let slot = (t as usize) & (WHEEL_SLOTS - 1);
+        let head = self.wheel[slot];
+        {
+            let c = self.at_mut(i);
+            c.wprev = HEAD | slot as u32;
+            c.wnext = head;
+        }
+        if head != NIL {
+            self.at_mut(head).wprev = i;
+        }
+        self.wheel[slot] = i;
+    }
+
+    fn wheel_unlink(&mut self, i: u32) {
+        let (p, n) = {
+            let c = self.at(i);
+            (c.wprev, c.wnext)
+        };
+        if p == NIL {
+            return;
+        }
+        if p & HEAD != 0 {
+            self.wheel[(p & !HEAD) as usize] = n;
+        } else {
+            self.at_mut(p).wnext = n;
+        }
+        if n != NIL {
+            self.at_mut(n).wprev = p;
+        }
+        let c = self.at_mut(i);
+        c.wprev = NIL;
+        c.wnext = NIL;
+    }
+
+    /// The earliest time at which [`ConnTable::handle_timeout`] has work: the next wheel tick
+    /// with a linked entry, at most one wheel revolution ahead.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.len == 0 {
+            return None;
+        }
+        for d in 0..WHEEL_SLOTS as u64 {
+            let t = self.wheel_tick + d;
+            if self.wheel[(t as usize) & (WHEEL_SLOTS - 1)] != NIL {
+                return Some(Instant::from_nanos(
+                    t.saturating_mul(1_000_000_000 / TICKS_PER_SEC),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Expire every entry whose deadline is at or before `now`, calling `on_expire` with each
+    /// (so the caller can unbind it from its scheduler, or re-arm a template that still controls
+    /// connections by returning `Some(extra)`: the entry then lives `extra` longer).
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        mut on_expire: impl FnMut(ConnId, &Conn) -> Option<Duration>,
+    ) {
+        let target = tick_of(now);
+        if self.len == 0 {
+            self.wheel_tick = self.wheel_tick.max(target + 1);
+            return;
+        }
+        while self.wheel_tick <= target {
+            let slot = (self.wheel_tick as usize) & (WHEEL_SLOTS - 1);
+            let mut i = core::mem::replace(&mut self.wheel[slot], NIL);
+            while i != NIL {
+                let next = self.at(i).wnext;
+                {
+                    let c = self.at_mut(i);
+                    c.wnext = NIL;
+                    c.wprev = NIL;
+                }
+                if u64::from(self.at(i).expires) <= self.wheel_tick {
+                    let c = *self.at(i);
+                    match on_expire(ConnId(i), &c) {
+                        Some(extra) => {
+                            let t = self.wheel_tick.saturating_add(ticks_ceil(extra).max(1));
+                            self.at_mut(i).expires = u32::try_from(t).unwrap_or(u32::MAX);
+                            self.wheel_link_at(i, t);
+                        }
+                        None => {
+                            self.stats.expired += 1;
+                            self.free_entry(i);
+                        }
+                    }
+                } else {
+                    let t = u64::from(self.at(i).expires);
+                    self.wheel_link_at(i, t);
+                }
+                i = next;
+            }
+            self.wheel_tick += 1;
+        }
+    }
+
+    /// Take an entry already detached from the wheel off its chain and free it.
+    fn free_entry(&mut self, i: u32) -> Conn {
+        self.migrate_some();
+        let c = *self.at(i);
+        let mut p = self.head(c.hash);
+        if p == i {
+            self.set_head(c.hash, c.chain);
+        } else {
+            while p != NIL {
+                let next = self.at(p).chain;
+                if next == i {
+                    self.at_mut(p).chain = c.chain;
+                    break;
+                }
+                p = next;
+            }
+        }
+        let free = self.free_head;
+        let e = self.at_mut(i);
+        *e = EMPTY;
+        e.chain = free;
+        self.free_head = i;
+        self.len -= 1;
+        c
+    }
+
+    /// Every live entry (for `ipvsadm -Lnc`-style listings). O(capacity).
+    pub fn iter(&self) -> impl Iterator<Item = (ConnId, &Conn)> + '_ {
+        let mut free = vec![false; self.next_unused as usize];
+        let mut f = self.free_head;
+        while f != NIL {
+            free[f as usize] = true;
+            f = self.at(f).chain;
+        }
+        (0..self.next_unused)
+            .filter(move |&i| !free[i as usize])
+            .map(move |i| (ConnId(i), self.at(i)))
+    }
+}
