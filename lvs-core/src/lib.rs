@@ -81,6 +81,7 @@ mod io;
 pub mod packet;
 pub mod rng;
 mod sched;
+pub mod service;
 // The deterministic simulation harness (feature `sim`); its docs live in sim/mod.rs (an outer
 // doc comment here would make rustdoc resolve the module's intra-doc links in this scope).
 #[cfg(feature = "sim")]
