@@ -3,7 +3,6 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
-use std::collections::HashMap;
 
 use lvs_core::Instant;
 use lvs_core::conntrack::{ConnFlags, ConnKey, ConnTable, NewConn, TableFull};
@@ -295,72 +294,13 @@ fn listing_shows_every_live_entry() {
     assert!(t.iter().any(|(_, c)| c.dest == 42 && c.caddr() == v6.caddr));
 }
 
-#[derive(Debug, Clone)]
-enum Op {
-    Insert(u16, u16),
-    Remove(u16),
-    Refresh(u16, u16),
-    Advance(u16),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        (any::<u16>(), 1u16..600).prop_map(|(k, s)| Op::Insert(k % 512, s)),
-        any::<u16>().prop_map(|k| Op::Remove(k % 512)),
-        (any::<u16>(), 1u16..600).prop_map(|(k, s)| Op::Refresh(k % 512, s)),
-        (0u16..2000).prop_map(Op::Advance),
-    ]
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// The table agrees with a plain map under random inserts, removals, refreshes and time.
+    /// The table agrees with a plain map under random inserts, removals, refreshes and time
+    /// (the same checker the `conntrack_ops` fuzz target runs).
     #[test]
-    fn matches_a_model(ops in proptest::collection::vec(op(), 1..300)) {
-        let mut t = ConnTable::new(300, &mut rng(11), Instant::ZERO);
-        let mut model: HashMap<u32, Instant> = HashMap::new();
-        let mut now = Instant::ZERO;
-        for op in ops {
-            match op {
-                Op::Insert(k, s) => {
-                    let k = u32::from(k);
-                    if model.contains_key(&k) { continue; }
-                    let d = Duration::from_millis(u64::from(s) * 250);
-                    match t.insert(now, conn(key(k), k, 0), d) {
-                        Ok(_) => { model.insert(k, now + d); }
-                        Err(TableFull) => prop_assert_eq!(model.len(), 300),
-                    }
-                }
-                Op::Remove(k) => {
-                    let k = u32::from(k);
-                    let id = t.lookup_in(&key(k));
-                    prop_assert_eq!(id.is_some(), model.contains_key(&k));
-                    if let Some(id) = id { t.remove(id); model.remove(&k); }
-                }
-                Op::Refresh(k, s) => {
-                    let k = u32::from(k);
-                    if let Some(id) = t.lookup_in(&key(k)) {
-                        let d = Duration::from_millis(u64::from(s) * 250);
-                        t.refresh(id, now, d);
-                        model.insert(k, now + d);
-                    }
-                }
-                Op::Advance(ms) => {
-                    now += Duration::from_millis(u64::from(ms) * 10);
-                    let mut expired = Vec::new();
-                    t.handle_timeout(now, |_, c| { expired.push(c.dest); None });
-                    for k in &expired {
-                        let due = model.remove(k);
-                        prop_assert!(due.is_some_and(|d| d <= now), "expired {} early", k);
-                    }
-                    // Anything due more than one tick ago must be gone.
-                    for (k, d) in &model {
-                        prop_assert!(*d + Duration::from_millis(63) > now, "{} overdue", k);
-                    }
-                }
-            }
-            prop_assert_eq!(t.len(), model.len());
-        }
+    fn matches_a_model(data in proptest::collection::vec(any::<u8>(), 0..900)) {
+        lvs_core::fuzzing::conntrack_ops(&data);
     }
 }

@@ -333,6 +333,22 @@ proptest! {
         prop_assert!(same_frame(&f, &orig, csum_at));
     }
 
+    /// Real frames with random bytes flipped go through the `packet_frame` fuzz checker.
+    #[test]
+    fn mutated_frames_keep_the_fuzz_invariants(
+        selector in any::<u8>(), udp in any::<bool>(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+    ) {
+        let mut f = if udp { udp_v4_frame([192, 0, 2, 7], 5000, [198, 51, 100, 1], 53, b"payload") }
+            else { tcp_v4_frame([192, 0, 2, 7], 5000, [198, 51, 100, 1], 80, TcpFlags::SYN, b"payload") };
+        for (at, x) in flips {
+            let i = at % f.len();
+            f[i] ^= x;
+        }
+        let mut data = vec![selector];
+        data.extend_from_slice(&f);
+        lvs_core::fuzzing::packet_frame(&data);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(mut v) = PacketView::parse_ethernet(&data) {
