@@ -3,7 +3,7 @@
 //!
 //! Each scheduler implements [`lvs_core::Scheduler`]: the director adds destinations, reports
 //! every connection bound to, unbound from or moved between active and inactive on a
-//! destination, and asks [`Scheduler::pick`](lvs_core::Scheduler::pick) for the destination of
+//! destination, and asks [`Scheduler::pick`] for the destination of
 //! each new flow. The shared rules live in [`dest::DestTable`]: overhead = active × 256 +
 //! inactive, weight 0 = quiesced (no new connections, existing ones kept), OVERLOAD with the
 //! kernel's upper/lower threshold hysteresis, ties to the first destination in list order.
@@ -78,12 +78,12 @@ pub mod twos;
 pub mod wrr;
 
 pub use dh::Dh;
-pub use lvs_core::Scheduler;
 pub use factory::{FactoryError, NAMES, SchedFlags, by_name};
 pub use khash::TableConfigError;
 pub use lblc::{Lblc, LocalityConfig};
 pub use lblcr::Lblcr;
 pub use least::{Fo, Lc, LeastConn, Nq, Ovf, Sed, Wlc};
+pub use lvs_core::Scheduler;
 pub use maglev::{MaglevConfig, MaglevScheduler, MaglevTable, RebuildMode};
 pub use mh::{Mh, MhConfig};
 pub use rr::Rr;
