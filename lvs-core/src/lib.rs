@@ -77,6 +77,7 @@
 //! stable text log for golden comparisons. Every crate uses it as a dev-dependency.
 
 pub mod conntrack;
+pub mod director;
 pub mod fuzzing;
 mod io;
 pub mod packet;

@@ -42,10 +42,21 @@ impl ConnFlags {
     pub const USER1: u8 = 0x10;
     /// Caller-defined bits.
     pub const USER2: u8 = 0x20;
+    /// Marks a free slot; never set on a live entry (the table strips it on insert).
+    pub const FREE: u8 = 0x80;
 
     /// Whether every bit of `mask` is set.
     pub fn has(self, mask: u8) -> bool {
         self.0 & mask == mask
+    }
+
+    /// Set or clear the bits of `mask`.
+    pub fn set(&mut self, mask: u8, on: bool) {
+        if on {
+            self.0 |= mask;
+        } else {
+            self.0 &= !mask;
+        }
     }
 }
 
@@ -265,7 +276,7 @@ const EMPTY: Conn = Conn {
     svc: 0,
     protocol: 0,
     state: 0,
-    flags: ConnFlags(0),
+    flags: ConnFlags(ConnFlags::FREE),
     v4: false,
     dest: 0,
     control: NIL,
@@ -406,6 +417,12 @@ impl ConnTable {
         })
     }
 
+    /// The live entry at raw index `index` (as stored in [`Conn::control`]), if any.
+    pub fn live_at(&self, index: u32) -> Option<ConnId> {
+        (index < self.next_unused && !self.at(index).flags.has(ConnFlags::FREE))
+            .then_some(ConnId(index))
+    }
+
     /// The entry `id`.
     pub fn get(&self, id: ConnId) -> &Conn {
         self.at(id.0)
@@ -474,7 +491,7 @@ impl ConnTable {
             svc: new.svc,
             protocol: new.key.protocol,
             state: new.state,
-            flags: new.flags,
+            flags: ConnFlags(new.flags.0 & !ConnFlags::FREE),
             v4,
             dest: new.dest,
             control: new.control,

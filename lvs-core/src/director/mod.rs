@@ -1,0 +1,350 @@
+//! The director: what the kernel's IPVS does per packet, as a Sans-IO component.
+//!
+//! A [`Director`] holds virtual services (each with its own [`Scheduler`]), real servers with a
+//! forwarding method each, and the connection table. The shell hands it every frame it captures
+//! (AF_PACKET, AF_XDP, DPDK, a test) with [`Director::process`], and gets a [`Verdict`] back:
+//! send the (rewritten) frame to a next hop, pass it to the local stack, or drop it with a typed
+//! reason. Time enters as `now`; connection expiry runs in [`Director::handle_timeout`], due at
+//! [`Director::poll_timeout`].
+//!
+//! Per packet, as IPVS does:
+//! 1. parse; an ICMP error is matched to the connection of the packet it quotes;
+//! 2. a packet from a NAT real server to a client is a reply: source NAT back to the virtual
+//!    service;
+//! 3. otherwise find the virtual service (fwmark, exact address and port, port 0); no service
+//!    means the packet is not ours ([`Verdict::Local`]);
+//! 4. find the connection; none and the packet may start one (TCP SYN, any UDP or SCTP): use a
+//!    valid persistence template or ask the scheduler, and insert the connection;
+//! 5. move the TCP state (INPUT, OUTPUT or INPUT_ONLY table), re-arm the timer, count, and
+//!    forward by the real server's method: NAT (destination NAT), DR (MAC rewrite, the frame is
+//!    otherwise unchanged), TUN (IPIP encapsulation, with ICMP fragmentation-needed / packet too
+//!    big when the encapsulated packet would exceed the MTU).
+//!
+//! Real servers have a life cycle: active, quiesced (weight 0: no new connections), draining
+//! (quiesced with a deadline, then removed) and removed. After [`Director::remove_real`]
+//! returns, no packet is forwarded to that server again: TCP packets of its connections are
+//! dropped (and the connection expired), UDP flows are scheduled again.
+
+mod admin;
+mod process;
+mod stats;
+mod tunnel;
+
+use core::net::IpAddr;
+use core::time::Duration;
+use std::collections::HashMap;
+
+pub use admin::AdminError;
+pub use stats::{ConnListing, Counters, RealStats, ServiceStats};
+
+use crate::conntrack::{ConnTable, TcpTimeouts};
+use crate::service::{Persistence, ServiceId, ServiceKey, ServiceTable};
+use crate::{Instant, Scheduler};
+
+/// How packets reach a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Forward {
+    /// Masquerading: destination NAT in, source NAT on the replies (which must come back
+    /// through the director).
+    Nat,
+    /// Direct routing: the frame goes unchanged to the real server's MAC; replies bypass the
+    /// director.
+    Dr,
+    /// IP-in-IP tunnelling to the real server; replies bypass the director.
+    Tun,
+}
+
+/// What happens to a UDP flow's scheduler accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UdpAccounting {
+    /// The kernel's rule: UDP connections are always inactive (so a drain that waits for zero
+    /// active connections never waits for UDP, and least-connection schedulers weigh a UDP flow
+    /// as 1/256 of a TCP one).
+    #[default]
+    Kernel,
+    /// Opt-in fix: a UDP flow counts as active while it has seen a packet within `idle`, and
+    /// inactive after that until its next packet.
+    Activity {
+        /// How long after its last packet a UDP flow stops counting as active.
+        idle: Duration,
+    },
+}
+
+/// Director-wide settings (the `ipvsadm --set` and sysctl knobs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectorConfig {
+    /// Hard bound on tracked connections and templates.
+    pub max_conns: usize,
+    /// TCP state timeouts (`--set tcp tcpfin` changes ES and FIN_WAIT).
+    pub tcp: TcpTimeouts,
+    /// UDP timeout (`--set ... udp`, default 300 s).
+    pub udp_timeout: Duration,
+    /// SCTP timeout for every state (the director tracks SCTP as one state).
+    pub sctp_timeout: Duration,
+    /// `secure_tcp`: the defensive TCP tables.
+    pub secure_tcp: bool,
+    /// `expire_quiescent_template`: templates pointing at weight-0 servers are invalid.
+    pub expire_quiescent_template: bool,
+    /// UDP accounting policy.
+    pub udp_accounting: UdpAccounting,
+    /// The director's MAC address (source of DR frames).
+    pub mac: [u8; 6],
+    /// Source address of IPIP tunnels (IPv4).
+    pub tunnel_source_v4: Option<IpAddr>,
+    /// MTU of the path to the real servers (for tunnels).
+    pub mtu: u16,
+}
+
+impl Default for DirectorConfig {
+    fn default() -> Self {
+        Self {
+            max_conns: 1 << 20,
+            tcp: TcpTimeouts::default(),
+            udp_timeout: Duration::from_secs(300),
+            sctp_timeout: Duration::from_secs(900),
+            secure_tcp: false,
+            expire_quiescent_template: false,
+            udp_accounting: UdpAccounting::Kernel,
+            mac: [0x02, 0, 0, 0, 0, 0xfe],
+            tunnel_source_v4: None,
+            mtu: 1500,
+        }
+    }
+}
+
+/// A virtual service's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// How the service is addressed.
+    pub key: ServiceKey,
+    /// Client persistence, if any (required for port-0 services).
+    pub persistence: Option<Persistence>,
+    /// One-packet scheduling (`-o`, UDP): every datagram is scheduled on its own.
+    pub one_packet: bool,
+}
+
+/// A real server's settings (`ipvsadm -a/-e`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealConfig {
+    /// Address.
+    pub addr: IpAddr,
+    /// Port (NAT may differ from the virtual port; DR and TUN keep the client's port).
+    pub port: u16,
+    /// Weight (0 = quiesced).
+    pub weight: u32,
+    /// Upper connection threshold (0 = none).
+    pub upper: u32,
+    /// Lower connection threshold (0 = none).
+    pub lower: u32,
+    /// Forwarding method.
+    pub forward: Forward,
+    /// The real server's MAC, when the shell knows it (DR rewrites the destination MAC to it).
+    pub mac: Option<[u8; 6]>,
+}
+
+impl RealConfig {
+    /// A NAT real server with weight 1.
+    pub fn nat(addr: IpAddr, port: u16) -> Self {
+        Self {
+            addr,
+            port,
+            weight: 1,
+            upper: 0,
+            lower: 0,
+            forward: Forward::Nat,
+            mac: None,
+        }
+    }
+}
+
+/// Identifies a real server inside a [`Director`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RealId(pub u32);
+
+/// A real server's life-cycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealState {
+    /// Takes new connections (weight > 0).
+    Active,
+    /// Weight 0: keeps its connections, takes no new ones.
+    Quiesced,
+    /// Quiesced until `deadline`, then removed.
+    Draining {
+        /// When the server is removed.
+        deadline: Instant,
+    },
+    /// Gone: no packet is forwarded to it.
+    Removed,
+}
+
+/// What to do with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the frame (rewritten in place; `len` bytes of the buffer) towards `next_hop`.
+    Forward {
+        /// The IP next hop: the real server (NAT, DR, TUN) or the client (NAT replies).
+        next_hop: IpAddr,
+        /// Length of the frame to send.
+        len: usize,
+    },
+    /// Not for the director's data plane: hand it to the local stack.
+    Local,
+    /// The buffer now holds an ICMP error for the sender (e.g. fragmentation needed); send it
+    /// back where the frame came from.
+    Reply {
+        /// Length of the reply frame.
+        len: usize,
+    },
+    /// Drop it, for the reason given.
+    Drop(DropReason),
+}
+
+/// Why a frame was dropped. Each has a counter in [`Director::drops`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The frame did not parse.
+    Malformed = 0,
+    /// A fragment (IPVS needs reassembly first; we do not reassemble).
+    Fragment,
+    /// No real server may take the new connection.
+    NoDestination,
+    /// The connection table is full and nothing could be evicted.
+    TableFull,
+    /// The connection's real server was removed.
+    RealRemoved,
+    /// TTL or hop limit expired.
+    TtlExpired,
+    /// A header rewrite was refused (family mismatch, truncation).
+    Rewrite,
+    /// The tunnel could not be built (no tunnel source, or IPv6 inside IPv4 not allowed).
+    Tunnel,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [Self; 8] = [
+        Self::Malformed,
+        Self::Fragment,
+        Self::NoDestination,
+        Self::TableFull,
+        Self::RealRemoved,
+        Self::TtlExpired,
+        Self::Rewrite,
+        Self::Tunnel,
+    ];
+}
+
+pub(crate) struct ServiceSlot {
+    pub(crate) config: ServiceConfig,
+    pub(crate) sched: Box<dyn Scheduler>,
+    pub(crate) reals: Vec<RealId>,
+    pub(crate) stats: Counters,
+}
+
+pub(crate) struct RealSlot {
+    pub(crate) svc: ServiceId,
+    pub(crate) config: RealConfig,
+    pub(crate) state: RealState,
+    pub(crate) stats: Counters,
+    pub(crate) active: u32,
+    pub(crate) inactive: u32,
+    pub(crate) persistent: u32,
+}
+
+/// The director. See the [module docs](self).
+pub struct Director {
+    config: DirectorConfig,
+    services: ServiceTable,
+    slots: Vec<Option<ServiceSlot>>,
+    reals: Vec<Option<RealSlot>>,
+    by_addr: HashMap<(IpAddr, u16), Vec<RealId>>,
+    vips: Vec<IpAddr>,
+    vip_index: HashMap<IpAddr, u16>,
+    conns: ConnTable,
+    drops: [u64; DropReason::ALL.len()],
+    scratch: Vec<crate::conntrack::Conn>,
+    last_now: Instant,
+}
+
+impl core::fmt::Debug for Director {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Director")
+            .field("services", &self.services.len())
+            .field("conns", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Director {
+    /// A director with no services. `rng` seeds the connection table's hash key.
+    pub fn new<R: crate::rng::Rng + ?Sized>(
+        config: DirectorConfig,
+        rng: &mut R,
+        now: Instant,
+    ) -> Self {
+        Self {
+            conns: ConnTable::new(config.max_conns, rng, now),
+            config,
+            services: ServiceTable::new(),
+            slots: Vec::new(),
+            reals: Vec::new(),
+            by_addr: HashMap::new(),
+            vips: Vec::new(),
+            vip_index: HashMap::new(),
+            drops: [0; DropReason::ALL.len()],
+            scratch: Vec::new(),
+            last_now: now,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DirectorConfig {
+        &self.config
+    }
+
+    /// Drops per reason, in [`DropReason::ALL`] order.
+    pub fn drops(&self) -> &[u64] {
+        &self.drops
+    }
+
+    /// The drop counter of one reason.
+    pub fn drop_count(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// Number of tracked connections and templates.
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The next time [`Director::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let drain = self
+            .reals
+            .iter()
+            .flatten()
+            .filter_map(|r| match r.state {
+                RealState::Draining { deadline } => Some(deadline),
+                _ => None,
+            })
+            .min();
+        match (self.conns.poll_timeout(), drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn vip_id(&mut self, addr: IpAddr) -> u16 {
+        if let Some(&i) = self.vip_index.get(&addr) {
+            return i;
+        }
+        let i = u16::try_from(self.vips.len()).unwrap_or(u16::MAX);
+        if i < u16::MAX {
+            self.vips.push(addr);
+            self.vip_index.insert(addr, i);
+        }
+        i
+    }
+}

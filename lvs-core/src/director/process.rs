@@ -1,0 +1,693 @@
+//! The per-packet path.
+
+use core::net::IpAddr;
+use core::time::Duration;
+
+use super::tunnel::{Encap, encap_ipip};
+use super::{Director, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
+use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
+use crate::packet::{
+    PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite, rewrite_icmp_error,
+};
+use crate::service::{ServiceId, ServiceKey};
+use crate::{ConnState, DestId, Flow, Instant, proto};
+
+/// The `vip` index templates of fwmark services use (no virtual address applies).
+const FWMARK_VIP: u16 = u16::MAX;
+/// How long a template that still controls connections lives on when its timer fires.
+const TEMPLATE_GRACE: Duration = Duration::from_secs(60);
+
+impl Director {
+    /// Process one Ethernet frame captured on the director. `fwmark` is the packet's firewall
+    /// mark (0 for none). The frame is rewritten in place (and may grow for tunnels); the
+    /// verdict says what to do with it.
+    pub fn process(&mut self, now: Instant, frame: &mut Vec<u8>, fwmark: u32) -> Verdict {
+        let now = self.observe(now);
+        let Ok(mut view) = PacketView::parse_ethernet(frame) else {
+            return self.drop(DropReason::Malformed);
+        };
+        if let Transport::IcmpError { .. } = view.transport {
+            return self.icmp_error(now, frame, view);
+        }
+        if view.fragmented {
+            return match self
+                .services
+                .lookup(fwmark, view.protocol, view.dst, view.dst_port)
+            {
+                Some(_) => self.drop(DropReason::Fragment),
+                None => Verdict::Local,
+            };
+        }
+        if !view.has_ports() {
+            return Verdict::Local;
+        }
+        if let Some(v) = self.reply(now, frame, &mut view) {
+            return v;
+        }
+        let Some(svc) = self
+            .services
+            .lookup(fwmark, view.protocol, view.dst, view.dst_port)
+        else {
+            return Verdict::Local;
+        };
+        self.inbound(now, frame, view, svc, fwmark)
+    }
+
+    fn observe(&mut self, now: Instant) -> Instant {
+        debug_assert!(now >= self.last_now, "time went backwards");
+        self.last_now = self.last_now.max(now);
+        self.last_now
+    }
+
+    pub(super) fn drop(&mut self, reason: DropReason) -> Verdict {
+        self.drops[reason as usize] += 1;
+        Verdict::Drop(reason)
+    }
+
+    fn timeout_for(&self, protocol: u8, state: u8, flags: ConnFlags) -> Duration {
+        match protocol {
+            proto::TCP => self
+                .config
+                .tcp
+                .get(TcpState::ALL[usize::from(state).min(10)]),
+            proto::UDP => match self.config.udp_accounting {
+                UdpAccounting::Activity { idle } if !flags.has(ConnFlags::INACTIVE) => {
+                    idle.min(self.config.udp_timeout)
+                }
+                _ => self.config.udp_timeout,
+            },
+            _ => self.config.sctp_timeout,
+        }
+    }
+
+    /// A NAT real server's packet to a client: source NAT back to the virtual service.
+    fn reply(&mut self, now: Instant, frame: &mut [u8], view: &mut PacketView) -> Option<Verdict> {
+        let candidates = self.by_addr.get(&(view.src, view.src_port))?;
+        let (id, real) = candidates.iter().find_map(|&r| {
+            let slot = self.real_slot(r).ok()?;
+            if slot.config.forward != Forward::Nat {
+                return None;
+            }
+            self.conns
+                .lookup_out(view.protocol, view.dst, view.dst_port, r.0)
+                .map(|c| (c, r))
+        })?;
+        Some(self.forward_reply(now, frame, view, id, real))
+    }
+
+    fn forward_reply(
+        &mut self,
+        now: Instant,
+        frame: &mut [u8],
+        view: &mut PacketView,
+        id: ConnId,
+        real: RealId,
+    ) -> Verdict {
+        if view.ttl <= 1 {
+            return self.drop(DropReason::TtlExpired);
+        }
+        self.transition(id, view, Direction::Output, now);
+        let c = *self.conns.get(id);
+        let Some(&vaddr) = self.vips.get(usize::from(c.vip)) else {
+            return self.drop(DropReason::Rewrite);
+        };
+        if rewrite(frame, view, Side::Src, vaddr, c.vport).is_err() {
+            return self.drop(DropReason::Rewrite);
+        }
+        decrement_ttl(frame, view);
+        let len = view.l3_offset + view.ip_len;
+        if let Some(s) = self
+            .slots
+            .get_mut(usize::from(c.svc))
+            .and_then(Option::as_mut)
+        {
+            s.stats.count_out(view.ip_len);
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.stats.count_out(view.ip_len);
+        }
+        Verdict::Forward {
+            next_hop: view.dst,
+            len,
+        }
+    }
+
+    fn inbound(
+        &mut self,
+        now: Instant,
+        frame: &mut Vec<u8>,
+        mut view: PacketView,
+        svc: ServiceId,
+        fwmark: u32,
+    ) -> Verdict {
+        let vip = self.vip_id(view.dst);
+        let key = ConnKey {
+            protocol: view.protocol,
+            caddr: view.src,
+            cport: view.src_port,
+            vip,
+            vport: view.dst_port,
+        };
+        let mut existing = self.conns.lookup_in(&key);
+        if let Some(id) = existing {
+            let real = RealId(self.conns.get(id).dest);
+            if self
+                .real_slot(real)
+                .map_or(true, |r| r.state == RealState::Removed)
+            {
+                self.expire_conn(id);
+                existing = None;
+                if view.protocol == proto::TCP {
+                    return self.drop(DropReason::RealRemoved);
+                }
+            }
+        }
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                if view.protocol == proto::TCP {
+                    let flags = view.tcp_flags().unwrap_or_default();
+                    if !flags.has(TcpFlags::SYN) || flags.has(TcpFlags::RST) {
+                        // Not a connection start and no connection: the local stack answers.
+                        return Verdict::Local;
+                    }
+                }
+                let Some(real) = self.schedule(now, &view, svc, fwmark) else {
+                    return self.drop(DropReason::NoDestination);
+                };
+                let one_packet = self.slot(svc).is_ok_and(|s| s.config.one_packet)
+                    && view.protocol == proto::UDP;
+                if one_packet {
+                    self.count_new(svc, real);
+                    return self.forward_in(frame, &mut view, svc, real);
+                }
+                match self.new_conn(now, key, &view, svc, real) {
+                    Some(id) => id,
+                    None => return self.drop(DropReason::TableFull),
+                }
+            }
+        };
+        self.transition(id, &view, Direction::Input, now);
+        let real = RealId(self.conns.get(id).dest);
+        self.forward_in(frame, &mut view, svc, real)
+    }
+
+    fn count_new(&mut self, svc: ServiceId, real: RealId) {
+        if let Ok(s) = self.slot_mut(svc) {
+            s.stats.conns += 1;
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.stats.conns += 1;
+        }
+    }
+
+    /// Choose a real server, through a valid persistence template when the service has one.
+    fn schedule(
+        &mut self,
+        now: Instant,
+        view: &PacketView,
+        svc: ServiceId,
+        fwmark: u32,
+    ) -> Option<RealId> {
+        let (persistence, key) = {
+            let s = self.slot(svc).ok()?;
+            (s.config.persistence, s.config.key)
+        };
+        let flow = Flow {
+            protocol: view.protocol,
+            src: view.src,
+            src_port: view.src_port,
+            dst: view.dst,
+            dst_port: view.dst_port,
+            fwmark,
+        };
+        let Some(p) = persistence else {
+            return self
+                .slot_mut(svc)
+                .ok()?
+                .sched
+                .pick(&flow, now)
+                .map(|d| RealId(d.0));
+        };
+        let caddr = p.mask(view.src);
+        let tkey = match key {
+            ServiceKey::Fwmark(_) => ConnKey {
+                protocol: 0,
+                caddr,
+                cport: 0,
+                vip: FWMARK_VIP,
+                vport: svc.0,
+            },
+            ServiceKey::Addr { port, .. } => ConnKey {
+                protocol: view.protocol,
+                caddr,
+                cport: 0,
+                vip: self.vip_id(view.dst),
+                vport: if port == 0 || port == 21 {
+                    0
+                } else {
+                    view.dst_port
+                },
+            },
+        };
+        if let Some(tid) = self.conns.lookup_in(&tkey) {
+            let real = RealId(self.conns.get(tid).dest);
+            let valid = self.real_slot(real).is_ok_and(|r| match r.state {
+                RealState::Removed => false,
+                _ => !(self.config.expire_quiescent_template && r.config.weight == 0),
+            });
+            if valid {
+                self.conns.refresh(tid, now, p.timeout);
+                return Some(real);
+            }
+            self.expire_conn(tid);
+        }
+        let real = RealId(self.slot_mut(svc).ok()?.sched.pick(&flow, now)?.0);
+        let new = NewConn {
+            key: tkey,
+            svc: svc.0,
+            dest: real.0,
+            state: 0,
+            flags: ConnFlags(ConnFlags::TEMPLATE),
+            control: 0,
+        };
+        if let Ok(ins) = self.conns.insert(now, new, p.timeout) {
+            if let Some(ev) = ins.evicted {
+                self.release(&ev);
+            }
+            if let Ok(r) = self.real_slot_mut(real) {
+                r.persistent += 1;
+            }
+        }
+        Some(real)
+    }
+
+    fn new_conn(
+        &mut self,
+        now: Instant,
+        key: ConnKey,
+        view: &PacketView,
+        svc: ServiceId,
+        real: RealId,
+    ) -> Option<ConnId> {
+        let forward = self.real_slot(real).ok()?.config.forward;
+        let mut flags = ConnFlags::INACTIVE;
+        if forward != Forward::Nat {
+            flags |= ConnFlags::NO_OUTPUT;
+        }
+        if view.protocol == proto::TCP {
+            flags |= ConnFlags::EMBRYONIC;
+        }
+        // The controlling template, if any, is the one `schedule` just found or made.
+        let control = self.template_of(svc, view).map_or(u32::MAX, ConnId::index);
+        let new = NewConn {
+            key,
+            svc: svc.0,
+            dest: real.0,
+            state: 0,
+            flags: ConnFlags(flags),
+            control,
+        };
+        // A new connection first lives 3 s in NONE until its first state update.
+        let Ok(ins) = self.conns.insert(now, new, Duration::from_secs(3)) else {
+            return None;
+        };
+        if let Some(ev) = ins.evicted {
+            self.release(&ev);
+        }
+        if let Some(t) = self.template_of(svc, view) {
+            let tc = self.conns.get_mut(t);
+            tc.control = tc.control.saturating_add(1);
+        }
+        if let Ok(s) = self.slot_mut(svc) {
+            s.sched.conn_bound(DestId(real.0), ConnState::Inactive);
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.inactive += 1;
+        }
+        self.count_new(svc, real);
+        Some(ins.id)
+    }
+
+    fn template_of(&self, svc: ServiceId, view: &PacketView) -> Option<ConnId> {
+        let s = self.slot(svc).ok()?;
+        let p = s.config.persistence?;
+        let caddr = p.mask(view.src);
+        let tkey = match s.config.key {
+            ServiceKey::Fwmark(_) => ConnKey {
+                protocol: 0,
+                caddr,
+                cport: 0,
+                vip: FWMARK_VIP,
+                vport: svc.0,
+            },
+            ServiceKey::Addr { port, .. } => ConnKey {
+                protocol: view.protocol,
+                caddr,
+                cport: 0,
+                vip: *self.vip_index.get(&view.dst)?,
+                vport: if port == 0 || port == 21 {
+                    0
+                } else {
+                    view.dst_port
+                },
+            },
+        };
+        self.conns.lookup_in(&tkey)
+    }
+
+    /// Move the connection's state for one packet, update the scheduler's accounting, and
+    /// re-arm its timer.
+    fn transition(&mut self, id: ConnId, view: &PacketView, dir: Direction, now: Instant) {
+        let c = *self.conns.get(id);
+        let (state, mut flags) = (c.state, c.flags);
+        let new_state = match view.tcp_flags() {
+            Some(f) if c.protocol == proto::TCP => {
+                let mut no_output = flags.has(ConnFlags::NO_OUTPUT);
+                let s = tcp_transition(
+                    TcpState::ALL[usize::from(state).min(10)],
+                    dir,
+                    f.0,
+                    &mut no_output,
+                    self.config.secure_tcp,
+                );
+                flags.set(ConnFlags::NO_OUTPUT, no_output);
+                flags.set(
+                    ConnFlags::EMBRYONIC,
+                    matches!(s, TcpState::None | TcpState::SynRecv | TcpState::SynAck),
+                );
+                s as u8
+            }
+            _ => state,
+        };
+        let want_active = match c.protocol {
+            proto::TCP => TcpState::ALL[usize::from(new_state).min(10)].is_active(),
+            proto::UDP => matches!(self.config.udp_accounting, UdpAccounting::Activity { .. }),
+            _ => true,
+        };
+        let was_active = !flags.has(ConnFlags::INACTIVE);
+        if want_active != was_active {
+            flags.set(ConnFlags::INACTIVE, !want_active);
+            self.account(RealId(c.dest), c.svc, was_active, want_active);
+        }
+        {
+            let e = self.conns.get_mut(id);
+            e.state = new_state;
+            e.flags = flags;
+        }
+        let timeout = self.timeout_for(c.protocol, new_state, flags);
+        self.conns.refresh(id, now, timeout);
+    }
+
+    /// Report an active/inactive move of one connection to the scheduler and the counters.
+    pub(super) fn account(&mut self, real: RealId, svc: u16, was_active: bool, now_active: bool) {
+        let state = |a: bool| {
+            if a {
+                ConnState::Active
+            } else {
+                ConnState::Inactive
+            }
+        };
+        if let Some(s) = self
+            .slots
+            .get_mut(usize::from(svc))
+            .and_then(Option::as_mut)
+        {
+            s.sched
+                .conn_changed(DestId(real.0), state(was_active), state(now_active));
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            if was_active {
+                r.active = r.active.saturating_sub(1);
+                r.inactive += 1;
+            } else {
+                r.inactive = r.inactive.saturating_sub(1);
+                r.active += 1;
+            }
+        }
+    }
+
+    fn forward_in(
+        &mut self,
+        frame: &mut Vec<u8>,
+        view: &mut PacketView,
+        svc: ServiceId,
+        real: RealId,
+    ) -> Verdict {
+        let Ok(r) = self.real_slot(real) else {
+            return self.drop(DropReason::RealRemoved);
+        };
+        let cfg = r.config;
+        if view.ttl <= 1 {
+            return self.drop(DropReason::TtlExpired);
+        }
+        let ip_len = view.ip_len;
+        let verdict = match cfg.forward {
+            Forward::Nat => {
+                if rewrite(frame, view, Side::Dst, cfg.addr, cfg.port).is_err() {
+                    return self.drop(DropReason::Rewrite);
+                }
+                decrement_ttl(frame, view);
+                Verdict::Forward {
+                    next_hop: cfg.addr,
+                    len: view.l3_offset + view.ip_len,
+                }
+            }
+            Forward::Dr => {
+                decrement_ttl(frame, view);
+                if let Some(mac) = cfg.mac {
+                    frame[0..6].copy_from_slice(&mac);
+                    frame[6..12].copy_from_slice(&self.config.mac);
+                }
+                Verdict::Forward {
+                    next_hop: cfg.addr,
+                    len: view.l3_offset + view.ip_len,
+                }
+            }
+            Forward::Tun => {
+                decrement_ttl(frame, view);
+                let Some(src) = self.config.tunnel_source_v4 else {
+                    return self.drop(DropReason::Tunnel);
+                };
+                match encap_ipip(
+                    frame,
+                    view,
+                    src,
+                    cfg.addr,
+                    self.config.mtu,
+                    cfg.mac,
+                    self.config.mac,
+                ) {
+                    Encap::Sent(len) => Verdict::Forward {
+                        next_hop: cfg.addr,
+                        len,
+                    },
+                    Encap::TooBig(len) => return Verdict::Reply { len },
+                    Encap::Refused => return self.drop(DropReason::Tunnel),
+                }
+            }
+        };
+        if let Ok(s) = self.slot_mut(svc) {
+            s.stats.count_in(ip_len);
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.stats.count_in(ip_len);
+        }
+        verdict
+    }
+
+    /// ICMP errors: relate them to the connection of the quoted packet and translate them for
+    /// NAT; DR and TUN forward them unchanged to the real server.
+    fn icmp_error(&mut self, now: Instant, frame: &mut Vec<u8>, mut view: PacketView) -> Verdict {
+        let Transport::IcmpError { quoted, .. } = view.transport else {
+            return Verdict::Local;
+        };
+        let q = quoted.flow;
+        // The quoted packet went from the director to the client side: an error about a reply.
+        if let Some(&vip) = self.vip_index.get(&q.src) {
+            let key = ConnKey {
+                protocol: q.protocol,
+                caddr: q.dst,
+                cport: q.dst_port,
+                vip,
+                vport: q.src_port,
+            };
+            if let Some(id) = self.conns.lookup_in(&key) {
+                let c = *self.conns.get(id);
+                let Ok(r) = self.real_slot(RealId(c.dest)) else {
+                    return self.drop(DropReason::RealRemoved);
+                };
+                let cfg = r.config;
+                if cfg.forward == Forward::Nat
+                    && rewrite_icmp_error(
+                        frame,
+                        &mut view,
+                        Some((Side::Dst, cfg.addr)),
+                        (Side::Src, cfg.addr, cfg.port),
+                    )
+                    .is_err()
+                {
+                    return self.drop(DropReason::Rewrite);
+                }
+                let svc = ServiceId(c.svc);
+                return self.forward_in(frame, &mut view, svc, RealId(c.dest));
+            }
+        }
+        // The quoted packet went from the director to a NAT real server: an error for the client.
+        if let Some(candidates) = self.by_addr.get(&(q.dst, q.dst_port)) {
+            let found = candidates.iter().find_map(|&r| {
+                let slot = self.real_slot(r).ok()?;
+                (slot.config.forward == Forward::Nat)
+                    .then(|| self.conns.lookup_out(q.protocol, q.src, q.src_port, r.0))
+                    .flatten()
+            });
+            if let Some(id) = found {
+                let c = *self.conns.get(id);
+                let Some(&vaddr) = self.vips.get(usize::from(c.vip)) else {
+                    return self.drop(DropReason::Rewrite);
+                };
+                if rewrite_icmp_error(
+                    frame,
+                    &mut view,
+                    Some((Side::Src, vaddr)),
+                    (Side::Dst, vaddr, c.vport),
+                )
+                .is_err()
+                {
+                    return self.drop(DropReason::Rewrite);
+                }
+                if view.ttl <= 1 {
+                    return self.drop(DropReason::TtlExpired);
+                }
+                decrement_ttl(frame, &mut view);
+                self.conns
+                    .refresh(id, now, self.timeout_for(c.protocol, c.state, c.flags));
+                return Verdict::Forward {
+                    next_hop: view.dst,
+                    len: view.l3_offset + view.ip_len,
+                };
+            }
+        }
+        Verdict::Local
+    }
+
+    /// Remove a connection or template now, releasing its accounting.
+    pub(super) fn expire_conn(&mut self, id: ConnId) {
+        let c = self.conns.remove(id);
+        self.release(&c);
+    }
+
+    /// Undo a removed entry's accounting: scheduler counts, real-server counts, the template's
+    /// control count, and free a removed real server nobody refers to any more.
+    pub(super) fn release(&mut self, c: &crate::conntrack::Conn) {
+        let real = RealId(c.dest);
+        if c.flags.has(ConnFlags::TEMPLATE) {
+            if let Ok(r) = self.real_slot_mut(real) {
+                r.persistent = r.persistent.saturating_sub(1);
+            }
+        } else {
+            let active = !c.flags.has(ConnFlags::INACTIVE);
+            let state = if active {
+                ConnState::Active
+            } else {
+                ConnState::Inactive
+            };
+            if let Some(s) = self
+                .slots
+                .get_mut(usize::from(c.svc))
+                .and_then(Option::as_mut)
+            {
+                s.sched.conn_unbound(DestId(real.0), state);
+            }
+            if let Ok(r) = self.real_slot_mut(real) {
+                if active {
+                    r.active = r.active.saturating_sub(1);
+                } else {
+                    r.inactive = r.inactive.saturating_sub(1);
+                }
+            }
+            if c.control != u32::MAX {
+                self.uncontrol(c.control);
+            }
+        }
+        self.free_if_unused(real);
+    }
+
+    fn uncontrol(&mut self, template_index: u32) {
+        // A template outlives the connections it controls (its timer re-arms while they
+        // exist), unless it was invalidated; then the slot may hold something else.
+        if let Some(id) = self.conns.live_at(template_index)
+            && self.conns.get(id).flags.has(ConnFlags::TEMPLATE)
+        {
+            let tc = self.conns.get_mut(id);
+            tc.control = tc.control.saturating_sub(1);
+        }
+    }
+
+    fn free_if_unused(&mut self, real: RealId) {
+        let unused = self.real_slot(real).is_ok_and(|r| {
+            r.state == RealState::Removed && r.active == 0 && r.inactive == 0 && r.persistent == 0
+        });
+        if unused {
+            self.reals[real.0 as usize] = None;
+        }
+    }
+
+    /// Expire connections and templates that are due, end drains whose deadline passed, and
+    /// move idle UDP flows back to inactive (with [`UdpAccounting::Activity`]).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.observe(now);
+        let mut expired = core::mem::take(&mut self.scratch);
+        let mut idle_now = Vec::new();
+        let activity = match self.config.udp_accounting {
+            UdpAccounting::Activity { idle } => Some(idle),
+            UdpAccounting::Kernel => None,
+        };
+        let udp_timeout = self.config.udp_timeout;
+        self.conns.handle_timeout(now, |id, c| {
+            if c.flags.has(ConnFlags::TEMPLATE) && c.control > 0 {
+                return Some(TEMPLATE_GRACE);
+            }
+            if let Some(idle) = activity
+                && c.protocol == proto::UDP
+                && !c.flags.has(ConnFlags::INACTIVE)
+                && idle < udp_timeout
+            {
+                idle_now.push(id);
+                return Some(udp_timeout - idle);
+            }
+            expired.push(*c);
+            None
+        });
+        for c in &expired {
+            self.release(c);
+        }
+        expired.clear();
+        self.scratch = expired;
+        for id in idle_now {
+            let c = *self.conns.get(id);
+            let mut flags = c.flags;
+            flags.set(ConnFlags::INACTIVE, true);
+            self.conns.get_mut(id).flags = flags;
+            self.account(RealId(c.dest), c.svc, true, false);
+        }
+        let due: Vec<RealId> = self
+            .reals
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r.as_ref()?.state {
+                RealState::Draining { deadline } if deadline <= now => Some(RealId(i as u32)),
+                _ => None,
+            })
+            .collect();
+        for r in due {
+            let _ = self.remove_real(r);
+            self.free_if_unused(r);
+        }
+    }
+
+    /// Where the client of a NAT flow is reached; for tests and listings.
+    pub fn vip_address(&self, index: u16) -> Option<IpAddr> {
+        self.vips.get(usize::from(index)).copied()
+    }
+}

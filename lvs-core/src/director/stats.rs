@@ -1,0 +1,167 @@
+//! Statistics per service and real server (`ipvsadm -L --stats`) and the connection listing
+//! (`ipvsadm -L -n -c`).
+
+use core::net::IpAddr;
+use core::time::Duration;
+
+use super::{Director, RealId, RealState};
+use crate::conntrack::{ConnFlags, TcpState};
+use crate::service::ServiceId;
+use crate::{Instant, proto};
+
+/// Traffic counters, as `ipvsadm --stats` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Connections scheduled.
+    pub conns: u64,
+    /// Packets client → server.
+    pub in_pkts: u64,
+    /// Packets server → client (NAT only: other methods never see replies).
+    pub out_pkts: u64,
+    /// Bytes client → server (IP packet bytes).
+    pub in_bytes: u64,
+    /// Bytes server → client.
+    pub out_bytes: u64,
+}
+
+impl Counters {
+    pub(super) fn count_in(&mut self, bytes: usize) {
+        self.in_pkts += 1;
+        self.in_bytes += bytes as u64;
+    }
+
+    pub(super) fn count_out(&mut self, bytes: usize) {
+        self.out_pkts += 1;
+        self.out_bytes += bytes as u64;
+    }
+}
+
+/// A service's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// The service.
+    pub id: ServiceId,
+    /// Its counters.
+    pub counters: Counters,
+}
+
+/// A real server's counters and connection counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealStats {
+    /// The real server.
+    pub id: RealId,
+    /// Its counters.
+    pub counters: Counters,
+    /// Active connections (`ActiveConn`).
+    pub active: u32,
+    /// Inactive connections (`InActConn`).
+    pub inactive: u32,
+    /// Persistence templates pointing at it.
+    pub persistent: u32,
+    /// Life-cycle state.
+    pub state: RealState,
+}
+
+/// One row of `ipvsadm -L -n -c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnListing {
+    /// `TCP`, `UDP`, `SCTP` or `IP` (templates of fwmark services).
+    pub protocol: &'static str,
+    /// Time until expiry.
+    pub expires_in: Duration,
+    /// State name (`ESTABLISHED`, `UDP`, `NONE` for templates ...).
+    pub state: &'static str,
+    /// Client address and port.
+    pub source: (IpAddr, u16),
+    /// Virtual address and port (`None` for fwmark templates).
+    pub virtual_: Option<(IpAddr, u16)>,
+    /// Real server address and port.
+    pub destination: (IpAddr, u16),
+    /// Whether this row is a persistence template.
+    pub template: bool,
+}
+
+impl ConnListing {
+    /// The row as ipvsadm prints it: `TCP 14:58  ESTABLISHED 192.0.2.7:40000  198.51.100.1:80  10.0.0.2:8080`.
+    pub fn ipvsadm_row(&self) -> String {
+        let secs = self.expires_in.as_secs();
+        let fmt = |(a, p): (IpAddr, u16)| match a {
+            IpAddr::V4(_) => format!("{a}:{p}"),
+            IpAddr::V6(_) => format!("[{a}]:{p}"),
+        };
+        let v = self.virtual_.map_or_else(|| "0.0.0.0:0".to_string(), fmt);
+        format!(
+            "{:<4} {:02}:{:02}  {:<11} {:<20} {:<20} {}",
+            self.protocol,
+            secs / 60,
+            secs % 60,
+            self.state,
+            fmt(self.source),
+            v,
+            fmt(self.destination)
+        )
+    }
+}
+
+impl Director {
+    /// Counters of a service.
+    pub fn service_stats(&self, id: ServiceId) -> Option<ServiceStats> {
+        self.slot(id).ok().map(|s| ServiceStats {
+            id,
+            counters: s.stats,
+        })
+    }
+
+    /// Counters of a real server.
+    pub fn real_stats(&self, id: RealId) -> Option<RealStats> {
+        self.real_slot(id).ok().map(|r| RealStats {
+            id,
+            counters: r.stats,
+            active: r.active,
+            inactive: r.inactive,
+            persistent: r.persistent,
+            state: r.state,
+        })
+    }
+
+    /// Every connection and template, as `ipvsadm -L -n -c` lists them.
+    pub fn connections(&self, now: Instant) -> Vec<ConnListing> {
+        self.conns
+            .iter()
+            .filter_map(|(_, c)| {
+                let real = self.real_slot(RealId(c.dest)).ok()?;
+                let template = c.flags.has(ConnFlags::TEMPLATE);
+                let protocol = match c.protocol {
+                    proto::TCP => "TCP",
+                    proto::UDP => "UDP",
+                    proto::SCTP => "SCTP",
+                    _ => "IP",
+                };
+                let state = if template {
+                    "NONE"
+                } else {
+                    match c.protocol {
+                        proto::TCP => TcpState::ALL
+                            .get(usize::from(c.state))
+                            .map_or("NONE", |s| s.name()),
+                        proto::UDP => "UDP",
+                        _ => "ESTABLISHED",
+                    }
+                };
+                let virtual_ = self.vips.get(usize::from(c.vip)).map(|&a| (a, c.vport));
+                Some(ConnListing {
+                    protocol,
+                    expires_in: c.expires().saturating_duration_since(now),
+                    state,
+                    source: (c.caddr(), c.cport),
+                    virtual_,
+                    destination: (
+                        real.config.addr,
+                        if template { 0 } else { real.config.port },
+                    ),
+                    template,
+                })
+            })
+            .collect()
+    }
+}
