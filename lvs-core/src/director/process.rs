@@ -3,7 +3,7 @@
 use core::net::IpAddr;
 use core::time::Duration;
 
-use super::tunnel::{Encap, encap_ipip};
+use super::tunnel::{Encap, encap_ipip, fits};
 use super::{Director, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
 use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
 use crate::packet::{
@@ -465,10 +465,13 @@ impl Director {
                 }
             }
             Forward::Tun => {
-                decrement_ttl(frame, view);
                 let Some(src) = self.config.tunnel_source_v4 else {
                     return self.drop(DropReason::Tunnel);
                 };
+                // The MTU check quotes the packet as it arrived, before the TTL changes.
+                if fits(view, self.config.mtu) {
+                    decrement_ttl(frame, view);
+                }
                 match encap_ipip(
                     frame,
                     view,

@@ -43,8 +43,7 @@ pub(super) fn encap_ipip(
     if frame.len() < l3 + inner_len {
         return Encap::Refused;
     }
-    // Without DF the shell's stack may fragment the outer packet; the kernel does the same.
-    if inner_len + OUTER > usize::from(mtu) && view.dont_fragment {
+    if !fits(view, mtu) {
         return too_big(frame, view, mtu.saturating_sub(OUTER as u16));
     }
     let (tos, proto) = match view.family {
@@ -82,6 +81,12 @@ pub(super) fn encap_ipip(
     Encap::Sent(l3 + total)
 }
 
+/// Whether the packet may be tunnelled: it fits the MTU with the outer header, or it lacks DF
+/// (then the shell's stack may fragment the outer packet, as the kernel does).
+pub(super) fn fits(view: &PacketView, mtu: u16) -> bool {
+    view.ip_len + OUTER <= usize::from(mtu) || !view.dont_fragment
+}
+
 /// Replace `frame` with an ICMP error telling the client the largest packet that fits.
 fn too_big(frame: &mut Vec<u8>, view: &PacketView, next_mtu: u16) -> Encap {
     let l3 = view.l3_offset;
@@ -93,8 +98,10 @@ fn too_big(frame: &mut Vec<u8>, view: &PacketView, next_mtu: u16) -> Encap {
     let mut out = Vec::with_capacity(l3 + 600);
     let written = match (view.family, view.dst, view.src) {
         (Family::V4, IpAddr::V4(me), IpAddr::V4(client)) => {
-            // RFC 792/1191: quote the IP header and at least 8 bytes; stay within 576 bytes.
-            let quote = &frame[l3..end.min(l3 + 548)];
+            // RFC 792/1191: the IP header and the first 8 bytes of the transport (ports and TCP
+            // sequence number, all a sender's PMTU discovery needs). Quoting more would carry a
+            // truncated segment whose checksum no dissector can verify.
+            let quote = &frame[l3..end.min(l3 + view.ip_header_len + 8)];
             let mtu = next_mtu.to_be_bytes();
             let b = PacketBuilder::ethernet2(src_mac, dst_mac)
                 .ipv4(me.octets(), client.octets(), 64)
@@ -102,8 +109,9 @@ fn too_big(frame: &mut Vec<u8>, view: &PacketView, next_mtu: u16) -> Encap {
             b.write(&mut out, quote).is_ok()
         }
         (Family::V6, IpAddr::V6(me), IpAddr::V6(client)) => {
-            // RFC 4443: as much of the packet as fits in 1280 bytes; MTU at least 1280.
-            let quote = &frame[l3..end.min(l3 + 1280 - 48)];
+            // RFC 4443 allows up to 1280 bytes; as for IPv4 we quote the headers and the first 8
+            // bytes of the transport. The advertised MTU is at least 1280.
+            let quote = &frame[l3..end.min(l3 + view.ip_header_len + 8)];
             let mtu = u32::from(next_mtu.max(1280)).to_be_bytes();
             let b = PacketBuilder::ethernet2(src_mac, dst_mac)
                 .ipv6(me.octets(), client.octets(), 64)

@@ -218,11 +218,38 @@ pub fn rewrite_icmp_error(
     }
     // Quoted address and port.
     let (new, _) = addr_bytes(quoted.1);
+    let mut old_addr = [0u8; 16];
+    old_addr[..qlen].copy_from_slice(&frame[q_addr_off..q_addr_off + qlen]);
     frame[q_addr_off..q_addr_off + qlen].copy_from_slice(&new[..qlen]);
     let port_off = q.l4_offset + if quoted.0 == Side::Src { 0 } else { 2 };
     let has_ports = matches!(q.flow.protocol, proto::TCP | proto::UDP | proto::SCTP);
+    let mut old_port = None;
     if has_ports && frame.len() >= port_off + 2 {
+        old_port = Some(read16(frame, port_off));
         write16(frame, port_off, quoted.2);
+    }
+    // The quoted transport checksum, when quoted, follows the change too (incrementally, so it
+    // stays right for the whole original segment even when only part of it is quoted).
+    let qcsum = match q.flow.protocol {
+        proto::TCP => Some(q.l4_offset + 16),
+        proto::UDP => Some(q.l4_offset + 6),
+        _ => None,
+    };
+    if let Some(co) = qcsum
+        && frame.len() >= co + 2
+    {
+        let c = read16(frame, co);
+        let udp_none = q.flow.protocol == proto::UDP && qfam == Family::V4 && c == 0;
+        if !udp_none {
+            let mut n = update(c, &old_addr[..qlen], &new[..qlen]);
+            if let Some(op) = old_port {
+                n = update(n, &op.to_be_bytes(), &quoted.2.to_be_bytes());
+            }
+            if q.flow.protocol == proto::UDP && n == 0 {
+                n = 0xffff;
+            }
+            write16(frame, co, n);
+        }
     }
     // Quoted IPv4 header checksum, when the whole header is quoted.
     if qfam == Family::V4 && frame.len() >= q.ip_offset + q.ip_header_len {

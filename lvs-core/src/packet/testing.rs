@@ -165,3 +165,32 @@ pub fn icmp_v6_error(
     let r = b.write(&mut out, q);
     finish(r, out)
 }
+
+/// pcap link type for Ethernet frames.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+/// pcap link type for raw IP packets (v4 or v6 by version nibble).
+pub const LINKTYPE_RAW: u32 = 101;
+
+/// A classic pcap file (microsecond timestamps, one record per frame, 1 ms apart) holding
+/// `frames`, for dissection by tshark in interop tests.
+pub fn pcap<'a>(linktype: u32, frames: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&linktype.to_le_bytes());
+    for (i, f) in frames.into_iter().enumerate() {
+        let len = u32::try_from(f.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        out.extend_from_slice(
+            &(u32::try_from(i).unwrap_or(0).wrapping_mul(1000) % 1_000_000).to_le_bytes(),
+        );
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
