@@ -28,13 +28,11 @@ fn ip(a: [u8; 4]) -> IpAddr {
 }
 
 fn tshark() -> Option<String> {
-    let found = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("tshark"))
-                .find(|p| p.is_file())
-        })
-        .flatten();
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("tshark"))
+            .find(|p| p.is_file())
+    });
     if found.is_none() {
         let msg = "\n*** SKIPPING director tshark test: tshark not installed (Debian package `tshark`); \
                    set LVS_REQUIRE_INTEROP=1 to make this a failure ***\n";
