@@ -10,7 +10,8 @@
 
 use core::net::IpAddr;
 use core::time::Duration;
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 /// How a virtual service is addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -32,7 +32,8 @@ mod tunnel;
 
 use core::net::IpAddr;
 use core::time::Duration;
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 pub use admin::AdminError;
 pub use stats::{ConnListing, Counters, RealStats, ServiceStats};
@@ -290,9 +291,9 @@ impl Director {
             services: ServiceTable::new(),
             slots: Vec::new(),
             reals: Vec::new(),
-            by_addr: HashMap::new(),
+            by_addr: HashMap::default(),
             vips: Vec::new(),
-            vip_index: HashMap::new(),
+            vip_index: HashMap::default(),
             drops: [0; DropReason::ALL.len()],
             scratch: Vec::new(),
             last_now: now,
