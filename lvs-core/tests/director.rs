@@ -522,3 +522,30 @@ fn a_syn_flood_on_a_full_table_keeps_established_flows_served() {
         );
     }
 }
+
+#[test]
+fn rates_follow_the_kernel_estimator() {
+    let mut d = director(DirectorConfig::default());
+    let (svc, _, _) = web(&mut d, proto::UDP, None, Forward::Nat);
+    // 10 new flows and 10 packets of 33 IP bytes every 2 s, for a minute.
+    let mut n = 0u32;
+    for period in 0..30u64 {
+        for _ in 0..10 {
+            n += 1;
+            let c = [192, 0, (n >> 8) as u8, n as u8];
+            fwd(d.process(
+                Instant::from_secs(period * 2),
+                &mut udp_v4_frame(c, 5000, VIP, 80, b"hello"),
+                0,
+            ));
+        }
+        d.handle_timeout(Instant::from_secs(period * 2 + 1));
+    }
+    let r = d.service_stats(svc).unwrap().rates;
+    // Steady state: 5 connections/s, 5 packets/s, 165 bytes/s.
+    assert_eq!((r.cps, r.in_pps, r.out_pps), (5, 5, 0), "{r:?}");
+    assert_eq!(r.in_bps, 165, "{r:?}");
+    // One quiet period: the average falls by a quarter (3.75 rounds to 4).
+    d.handle_timeout(Instant::from_secs(60));
+    assert_eq!(d.service_stats(svc).unwrap().rates.cps, 4);
+}

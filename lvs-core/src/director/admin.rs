@@ -45,6 +45,7 @@ impl Director {
             sched,
             reals: Vec::new(),
             stats: Default::default(),
+            est: Default::default(),
         };
         let i = usize::from(id.0);
         if self.slots.len() <= i {
@@ -138,6 +139,7 @@ impl Director {
             config,
             state,
             stats: Default::default(),
+            est: Default::default(),
             active: 0,
             inactive: 0,
             persistent: 0,

@@ -36,7 +36,9 @@ use core::time::Duration;
 use rustc_hash::FxHashMap as HashMap;
 
 pub use admin::AdminError;
-pub use stats::{ConnListing, Counters, RealStats, ServiceStats};
+pub use stats::{
+    ConnListing, Counters, ESTIMATOR_PERIOD, Estimator, Rates, RealStats, ServiceStats,
+};
 
 use crate::conntrack::{ConnTable, TcpTimeouts};
 use crate::service::{Persistence, ServiceId, ServiceKey, ServiceTable};
@@ -242,6 +244,7 @@ pub(crate) struct ServiceSlot {
     pub(crate) sched: Box<dyn Scheduler>,
     pub(crate) reals: Vec<RealId>,
     pub(crate) stats: Counters,
+    pub(crate) est: Estimator,
 }
 
 pub(crate) struct RealSlot {
@@ -249,6 +252,7 @@ pub(crate) struct RealSlot {
     pub(crate) config: RealConfig,
     pub(crate) state: RealState,
     pub(crate) stats: Counters,
+    pub(crate) est: Estimator,
     pub(crate) active: u32,
     pub(crate) inactive: u32,
     pub(crate) persistent: u32,
@@ -267,6 +271,7 @@ pub struct Director {
     drops: [u64; DropReason::ALL.len()],
     scratch: Vec<crate::conntrack::Conn>,
     last_now: Instant,
+    next_estimate: Instant,
 }
 
 impl core::fmt::Debug for Director {
@@ -297,6 +302,7 @@ impl Director {
             drops: [0; DropReason::ALL.len()],
             scratch: Vec::new(),
             last_now: now,
+            next_estimate: now + ESTIMATOR_PERIOD,
         }
     }
 
@@ -331,10 +337,11 @@ impl Director {
                 _ => None,
             })
             .min();
-        match (self.conns.poll_timeout(), drain) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let estimate = (!self.services.is_empty()).then_some(self.next_estimate);
+        [self.conns.poll_timeout(), drain, estimate]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn vip_id(&mut self, addr: IpAddr) -> u16 {

@@ -687,6 +687,10 @@ impl Director {
             let _ = self.remove_real(r);
             self.free_if_unused(r);
         }
+        while self.next_estimate <= now {
+            self.estimate();
+            self.next_estimate += super::ESTIMATOR_PERIOD;
+        }
     }
 
     /// Where the client of a NAT flow is reached; for tests and listings.

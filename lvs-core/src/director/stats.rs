@@ -36,6 +36,83 @@ impl Counters {
     }
 }
 
+/// Rates as `ipvsadm -L --rate` shows them (per second, averaged as the kernel's estimator
+/// does: sampled every 2 s, exponentially weighted with weight 1/4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rates {
+    /// Connections per second.
+    pub cps: u64,
+    /// Packets per second in.
+    pub in_pps: u64,
+    /// Packets per second out.
+    pub out_pps: u64,
+    /// Bytes per second in.
+    pub in_bps: u64,
+    /// Bytes per second out.
+    pub out_bps: u64,
+}
+
+/// The kernel's rate estimator (`ip_vs_est.c`), in its fixed-point scales: connection and
+/// packet rates ×2^10 per second, byte rates ×2^5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Estimator {
+    last: Counters,
+    cps: i64,
+    in_pps: i64,
+    out_pps: i64,
+    in_bps: i64,
+    out_bps: i64,
+}
+
+/// How often the estimator samples.
+pub const ESTIMATOR_PERIOD: Duration = Duration::from_secs(2);
+
+impl Estimator {
+    /// Take one 2-second sample of `now`'s counters.
+    pub fn sample(&mut self, now: &Counters) {
+        fn step(avg: &mut i64, delta: u64, shift: u32) {
+            let rate = i64::try_from(delta)
+                .unwrap_or(i64::MAX >> 10)
+                .saturating_mul(1 << shift);
+            *avg += (rate - *avg) >> 2;
+        }
+        step(&mut self.cps, now.conns.wrapping_sub(self.last.conns), 9);
+        step(
+            &mut self.in_pps,
+            now.in_pkts.wrapping_sub(self.last.in_pkts),
+            9,
+        );
+        step(
+            &mut self.out_pps,
+            now.out_pkts.wrapping_sub(self.last.out_pkts),
+            9,
+        );
+        step(
+            &mut self.in_bps,
+            now.in_bytes.wrapping_sub(self.last.in_bytes),
+            4,
+        );
+        step(
+            &mut self.out_bps,
+            now.out_bytes.wrapping_sub(self.last.out_bytes),
+            4,
+        );
+        self.last = *now;
+    }
+
+    /// The current rates, rounded as the kernel reports them.
+    pub fn rates(&self) -> Rates {
+        let r = |v: i64, round: i64, shift: u32| u64::try_from((v + round) >> shift).unwrap_or(0);
+        Rates {
+            cps: r(self.cps, 0x1ff, 10),
+            in_pps: r(self.in_pps, 0x1ff, 10),
+            out_pps: r(self.out_pps, 0x1ff, 10),
+            in_bps: r(self.in_bps, 0xf, 5),
+            out_bps: r(self.out_bps, 0xf, 5),
+        }
+    }
+}
+
 /// A service's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceStats {
@@ -43,6 +120,8 @@ pub struct ServiceStats {
     pub id: ServiceId,
     /// Its counters.
     pub counters: Counters,
+    /// Its rates.
+    pub rates: Rates,
 }
 
 /// A real server's counters and connection counts.
@@ -52,6 +131,8 @@ pub struct RealStats {
     pub id: RealId,
     /// Its counters.
     pub counters: Counters,
+    /// Its rates.
+    pub rates: Rates,
     /// Active connections (`ActiveConn`).
     pub active: u32,
     /// Inactive connections (`InActConn`).
@@ -104,11 +185,22 @@ impl ConnListing {
 }
 
 impl Director {
+    /// Sample every estimator (every [`ESTIMATOR_PERIOD`]).
+    pub(super) fn estimate(&mut self) {
+        for s in self.slots.iter_mut().flatten() {
+            s.est.sample(&s.stats);
+        }
+        for r in self.reals.iter_mut().flatten() {
+            r.est.sample(&r.stats);
+        }
+    }
+
     /// Counters of a service.
     pub fn service_stats(&self, id: ServiceId) -> Option<ServiceStats> {
         self.slot(id).ok().map(|s| ServiceStats {
             id,
             counters: s.stats,
+            rates: s.est.rates(),
         })
     }
 
@@ -117,6 +209,7 @@ impl Director {
         self.real_slot(id).ok().map(|r| RealStats {
             id,
             counters: r.stats,
+            rates: r.est.rates(),
             active: r.active,
             inactive: r.inactive,
             persistent: r.persistent,
