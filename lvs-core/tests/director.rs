@@ -549,3 +549,95 @@ fn rates_follow_the_kernel_estimator() {
     d.handle_timeout(Instant::from_secs(60));
     assert_eq!(d.service_stats(svc).unwrap().rates.cps, 4);
 }
+
+#[test]
+fn a_fwmark_service_keeps_http_and_https_of_one_client_together() {
+    let mut d = director(DirectorConfig::default());
+    let p = Persistence {
+        timeout: Duration::from_secs(300),
+        v4_prefix: 32,
+        v6_prefix: 128,
+    };
+    let cfg = ServiceConfig {
+        key: ServiceKey::Fwmark(1),
+        persistence: Some(p),
+        one_packet: false,
+    };
+    let svc = d.add_service(cfg, TestRr::boxed()).unwrap();
+    for a in [11, 12] {
+        d.add_real(
+            svc,
+            RealConfig {
+                forward: Forward::Dr,
+                ..RealConfig::nat(ip([10, 0, 0, a]), 0)
+            },
+        )
+        .unwrap();
+    }
+    // The firewall marks both ports with 1; the first client's ports stick, the second client
+    // is scheduled on its own.
+    let (h80, _) = fwd(d.process(
+        Instant::ZERO,
+        &mut tcp_v4_frame(client(7), 1000, VIP, 80, SYN, b""),
+        1,
+    ));
+    let (h443, _) = fwd(d.process(
+        Instant::ZERO,
+        &mut tcp_v4_frame(client(7), 1001, VIP, 443, SYN, b""),
+        1,
+    ));
+    assert_eq!(h80, h443);
+    let (other, _) = fwd(d.process(
+        Instant::ZERO,
+        &mut tcp_v4_frame(client(8), 1000, VIP, 443, SYN, b""),
+        1,
+    ));
+    assert_ne!(other, h80, "round robin moved on for the next client");
+    // Without the mark, port 443 on the VIP is not a service.
+    assert_eq!(
+        d.process(
+            Instant::ZERO,
+            &mut tcp_v4_frame(client(9), 1000, VIP, 443, SYN, b""),
+            0
+        ),
+        Verdict::Local
+    );
+}
+
+#[test]
+fn ipv6_nat_round_trip() {
+    use lvs_core::packet::testing::tcp_v6_frame;
+    let vip: core::net::Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+    let rs: core::net::Ipv6Addr = "fd00::11".parse().unwrap();
+    let c: core::net::Ipv6Addr = "2001:db8:2::7".parse().unwrap();
+    let mut d = director(DirectorConfig::default());
+    let key = ServiceKey::Addr {
+        protocol: proto::TCP,
+        addr: IpAddr::V6(vip),
+        port: 443,
+    };
+    let svc = d
+        .add_service(
+            ServiceConfig {
+                key,
+                persistence: None,
+                one_packet: false,
+            },
+            TestRr::boxed(),
+        )
+        .unwrap();
+    d.add_real(svc, RealConfig::nat(IpAddr::V6(rs), 8443))
+        .unwrap();
+    let mut f = tcp_v6_frame(c, 40000, vip, 443, SYN, b"");
+    let (hop, len) = fwd(d.process(Instant::ZERO, &mut f, 0));
+    assert_eq!(hop, IpAddr::V6(rs));
+    let v = PacketView::parse_ethernet(&f[..len]).unwrap();
+    assert_eq!((v.dst, v.dst_port, v.ttl), (IpAddr::V6(rs), 8443, 63));
+    verify_checksums(&f[..len], &v).unwrap();
+    let mut r = tcp_v6_frame(rs, 8443, c, 40000, SYN | ACK, b"");
+    let (hop, len) = fwd(d.process(Instant::ZERO, &mut r, 0));
+    assert_eq!(hop, IpAddr::V6(c));
+    let v = PacketView::parse_ethernet(&r[..len]).unwrap();
+    assert_eq!((v.src, v.src_port), (IpAddr::V6(vip), 443));
+    verify_checksums(&r[..len], &v).unwrap();
+}
