@@ -20,6 +20,11 @@ pub fn packet_frame(data: &[u8]) {
     let Some((&selector, frame)) = data.split_first() else {
         return;
     };
+    assert_eq!(
+        PacketView::parse_ethernet(frame),
+        PacketView::parse_ethernet_slow(frame),
+        "the fast path and etherparse agree"
+    );
     for ethernet in [true, false] {
         let parse = |b: &[u8]| {
             if ethernet {

@@ -359,3 +359,39 @@ proptest! {
         let _ = PacketView::parse_ip(&data);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The fast path of `parse_ethernet` and the etherparse path agree on every frame: clean
+    /// ones, tagged ones, and ones with random bytes flipped in the headers.
+    #[test]
+    fn fast_and_slow_parsers_agree(
+        kind in 0u8..6, vlan in any::<bool>(), payload in proptest::collection::vec(any::<u8>(), 0..64),
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..3), pad in 0usize..8,
+    ) {
+        let c6: Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let v6: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let mut f = match kind {
+            0 => tcp_v4_frame([192, 0, 2, 7], 40000, [198, 51, 100, 1], 80, TcpFlags::SYN, &payload),
+            1 => udp_v4_frame([192, 0, 2, 7], 40000, [198, 51, 100, 1], 53, &payload),
+            2 => tcp_v6_frame(c6, 40000, v6, 443, TcpFlags::ACK, &payload),
+            3 => udp_v6_frame(c6, 40000, v6, 53, &payload),
+            4 => sctp_v4_frame([192, 0, 2, 7], 3000, [198, 51, 100, 1], 3868),
+            _ => icmp_v4_error(Ipv4Addr::new(1, 2, 3, 4), Ipv4Addr::new(5, 6, 7, 8), 3, 3, 0,
+                               &udp_v4_frame([5, 6, 7, 8], 1, [1, 2, 3, 4], 2, b"x"), 29),
+        };
+        if vlan {
+            let mut t = f[..12].to_vec();
+            t.extend_from_slice(&[0x81, 0x00, 0x20, 0x07]);
+            t.extend_from_slice(&f[12..]);
+            f = t;
+        }
+        f.extend(std::iter::repeat_n(0u8, pad));
+        for (at, x) in flips {
+            let i = at % f.len();
+            f[i] ^= x;
+        }
+        prop_assert_eq!(PacketView::parse_ethernet(&f), PacketView::parse_ethernet_slow(&f));
+    }
+}

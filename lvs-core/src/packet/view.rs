@@ -207,13 +207,119 @@ fn is_icmp_error(family: Family, icmp_type: u8) -> bool {
 
 impl PacketView {
     /// View an Ethernet II frame (optionally 802.1Q tagged).
+    ///
+    /// The common case (one optional VLAN tag, IPv4 without options or IPv6 without extension
+    /// headers, an unfragmented TCP or UDP segment with consistent lengths) is read straight
+    /// from the frame; everything else goes through `etherparse`. Both give the same view
+    /// (property-tested).
     pub fn parse_ethernet(frame: &[u8]) -> Result<Self, ParseError> {
+        if let Some(v) = Self::fast_ethernet(frame) {
+            return Ok(v);
+        }
+        Self::parse_ethernet_slow(frame)
+    }
+
+    /// [`PacketView::parse_ethernet`] without the fast path (the reference it is tested
+    /// against).
+    pub fn parse_ethernet_slow(frame: &[u8]) -> Result<Self, ParseError> {
         let sliced = SlicedPacket::from_ethernet(frame).map_err(|e| map_err(&e))?;
         let vlan = sliced.link_exts.iter().find_map(|x| match x {
             LinkExtSlice::Vlan(v) => Some(v.vlan_identifier().value()),
             LinkExtSlice::Macsec(_) => None,
         });
         Self::from_sliced(frame, &sliced, vlan)
+    }
+
+    /// The fast path of [`PacketView::parse_ethernet`]; `None` means "not the common case".
+    fn fast_ethernet(frame: &[u8]) -> Option<Self> {
+        let mut l3 = 14;
+        let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+        let mut vlan = None;
+        if ethertype == 0x8100 {
+            let tci = u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]);
+            vlan = Some(tci & 0x0fff);
+            ethertype = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
+            l3 = 18;
+        }
+        let ip = frame.get(l3..)?;
+        let (family, hlen, ip_len, ttl, df, protocol, src, dst) = match ethertype {
+            0x0800 => {
+                let h = ip.get(..20)?;
+                if h[0] != 0x45 {
+                    return None;
+                }
+                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                let frag = u16::from_be_bytes([h[6], h[7]]);
+                if frag & 0x3fff != 0 || total < 20 || total > ip.len() {
+                    return None;
+                }
+                let src = IpAddr::V4([h[12], h[13], h[14], h[15]].into());
+                let dst = IpAddr::V4([h[16], h[17], h[18], h[19]].into());
+                (
+                    Family::V4,
+                    20,
+                    total,
+                    h[8],
+                    frag & 0x4000 != 0,
+                    h[9],
+                    src,
+                    dst,
+                )
+            }
+            0x86dd => {
+                let h = ip.get(..40)?;
+                if h[0] >> 4 != 6 {
+                    return None;
+                }
+                let total = 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
+                if total > ip.len() {
+                    return None;
+                }
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&h[8..24]);
+                let src = IpAddr::V6(a.into());
+                a.copy_from_slice(&h[24..40]);
+                let dst = IpAddr::V6(a.into());
+                (Family::V6, 40, total, h[7], true, h[6], src, dst)
+            }
+            _ => return None,
+        };
+        let seg = ip.get(hlen..ip_len)?;
+        let transport = match protocol {
+            proto::TCP => {
+                let off = usize::from(*seg.get(12)? >> 4) * 4;
+                if off < 20 || off > seg.len() {
+                    return None;
+                }
+                Transport::Tcp(TcpFlags(seg[13] & 0x3f))
+            }
+            proto::UDP => {
+                let len = usize::from(u16::from_be_bytes([*seg.get(4)?, *seg.get(5)?]));
+                if len != seg.len() || len < 8 {
+                    return None;
+                }
+                Transport::Udp
+            }
+            _ => return None,
+        };
+        let (src_port, dst_port) = ports(seg);
+        Some(Self {
+            l3_offset: l3,
+            vlan,
+            family,
+            ip_header_len: hlen,
+            ip_len,
+            ttl,
+            dont_fragment: df,
+            fragmented: false,
+            protocol,
+            src,
+            dst,
+            l4_offset: l3 + hlen,
+            src_port,
+            dst_port,
+            transport,
+        })
     }
 
     /// View a raw IP packet (no link header), e.g. from a TUN device or a raw socket.
