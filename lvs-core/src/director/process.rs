@@ -209,10 +209,7 @@ impl Director {
         svc: ServiceId,
         fwmark: u32,
     ) -> Option<RealId> {
-        let (persistence, key) = {
-            let s = self.slot(svc).ok()?;
-            (s.config.persistence, s.config.key)
-        };
+        let persistence = self.slot(svc).ok()?.config.persistence;
         let flow = Flow {
             protocol: view.protocol,
             src: view.src,
@@ -229,27 +226,9 @@ impl Director {
                 .pick(&flow, now)
                 .map(|d| RealId(d.0));
         };
-        let caddr = p.mask(view.src);
-        let tkey = match key {
-            ServiceKey::Fwmark(_) => ConnKey {
-                protocol: 0,
-                caddr,
-                cport: 0,
-                vip: FWMARK_VIP,
-                vport: svc.0,
-            },
-            ServiceKey::Addr { port, .. } => ConnKey {
-                protocol: view.protocol,
-                caddr,
-                cport: 0,
-                vip: self.vip_id(view.dst),
-                vport: if port == 0 || port == 21 {
-                    0
-                } else {
-                    view.dst_port
-                },
-            },
-        };
+        // Intern the virtual address first: the template key names it by index.
+        self.vip_id(view.dst);
+        let tkey = self.template_key(svc, view)?;
         if let Some(tid) = self.conns.lookup_in(&tkey) {
             let real = RealId(self.conns.get(tid).dest);
             let valid = self.real_slot(real).is_ok_and(|r| match r.state {
@@ -330,10 +309,16 @@ impl Director {
     }
 
     fn template_of(&self, svc: ServiceId, view: &PacketView) -> Option<ConnId> {
+        self.conns.lookup_in(&self.template_key(svc, view)?)
+    }
+
+    /// The persistence template key of `view`'s client for a persistent service: the masked
+    /// client, and for fwmark services the service instead of a virtual address and port (so
+    /// every port the mark groups shares it); port-0 and FTP (port 21) services key on port 0.
+    fn template_key(&self, svc: ServiceId, view: &PacketView) -> Option<ConnKey> {
         let s = self.slot(svc).ok()?;
-        let p = s.config.persistence?;
-        let caddr = p.mask(view.src);
-        let tkey = match s.config.key {
+        let caddr = s.config.persistence?.mask(view.src);
+        Some(match s.config.key {
             ServiceKey::Fwmark(_) => ConnKey {
                 protocol: 0,
                 caddr,
@@ -352,8 +337,7 @@ impl Director {
                     view.dst_port
                 },
             },
-        };
-        self.conns.lookup_in(&tkey)
+        })
     }
 
     /// Move the connection's state for one packet, update the scheduler's accounting, and
