@@ -172,3 +172,149 @@ impl rand_core::TryRng for SplitMix {
         Ok(())
     }
 }
+
+/// Bytes as a sequence of director operations (frames in both directions, real-server changes,
+/// time): no panic, no frame ever forwarded to a removed real server, the table bound holds,
+/// and the scheduler's connection counts always equal the director's.
+pub fn director_ops(data: &[u8]) {
+    use crate::director::testing::RoundRobin;
+    use crate::director::{
+        Director, DirectorConfig, Forward, RealConfig, RealId, RealState, ServiceConfig, Verdict,
+    };
+    use crate::packet::testing::{tcp_v4_frame, udp_v4_frame};
+    use crate::service::{Persistence, ServiceKey};
+    use crate::{DestId, proto};
+
+    let Some((&setup, ops)) = data.split_first() else {
+        return;
+    };
+    let vip = [198, 51, 100, 1];
+    let cfg = DirectorConfig {
+        max_conns: 32,
+        tunnel_source_v4: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
+        udp_accounting: if setup & 1 == 0 {
+            crate::director::UdpAccounting::Kernel
+        } else {
+            crate::director::UdpAccounting::Activity {
+                idle: Duration::from_secs(5),
+            }
+        },
+        ..DirectorConfig::default()
+    };
+    let mut rng = rand_core_from(data);
+    let mut d = Director::new(cfg, &mut rng, Instant::ZERO);
+    let persistence = (setup & 2 != 0).then(Persistence::default);
+    let mut svcs = Vec::new();
+    for protocol in [proto::TCP, proto::UDP] {
+        let key = ServiceKey::Addr {
+            protocol,
+            addr: IpAddr::V4(vip.into()),
+            port: 80,
+        };
+        let svc = d
+            .add_service(
+                ServiceConfig {
+                    key,
+                    persistence,
+                    one_packet: false,
+                },
+                RoundRobin::boxed(),
+            )
+            .expect("fresh service");
+        svcs.push(svc);
+    }
+    let forward = [Forward::Nat, Forward::Dr, Forward::Tun][usize::from(setup >> 2) % 3];
+    let mut reals: Vec<(RealId, u8)> = Vec::new();
+    let mut now = Instant::ZERO;
+    for op in ops.chunks_exact(4) {
+        let (a, b, c) = (op[1], op[2], op[3]);
+        match op[0] % 8 {
+            0 => {
+                let svc = svcs[usize::from(a & 1)];
+                let host = 10 + (b % 8);
+                let rc = RealConfig {
+                    forward,
+                    weight: u32::from(c % 4),
+                    ..RealConfig::nat(IpAddr::V4([10, 0, 0, host].into()), 8080)
+                };
+                if let Ok(id) = d.add_real(svc, rc) {
+                    reals.push((id, host));
+                }
+            }
+            1 => {
+                if let Some(&(id, _)) = reals.get(usize::from(a) % reals.len().max(1)) {
+                    let _ = d.remove_real(id);
+                }
+            }
+            2 => {
+                if let Some(&(id, _)) = reals.get(usize::from(a) % reals.len().max(1)) {
+                    let _ = d.edit_real(id, u32::from(b % 4), u32::from(c % 8), 0);
+                }
+            }
+            3 => {
+                if let Some(&(id, _)) = reals.get(usize::from(a) % reals.len().max(1)) {
+                    let _ = d.drain_real(id, now, Duration::from_secs(u64::from(b)));
+                }
+            }
+            4 | 5 => {
+                let client = [192, 0, 2, a % 16];
+                let mut f = if op[0] % 8 == 4 {
+                    tcp_v4_frame(client, 1000 + u16::from(b % 4), vip, 80, c & 0x1f, b"")
+                } else {
+                    udp_v4_frame(client, 1000 + u16::from(b % 4), vip, 80, b"q")
+                };
+                let removed: Vec<IpAddr> = reals
+                    .iter()
+                    .filter(|(id, _)| d.real(*id).map_or(true, |(_, s)| s == RealState::Removed))
+                    .map(|(_, h)| IpAddr::V4([10, 0, 0, *h].into()))
+                    .collect();
+                let live: Vec<IpAddr> = reals
+                    .iter()
+                    .filter(|(id, _)| d.real(*id).is_ok_and(|(_, s)| s != RealState::Removed))
+                    .map(|(_, h)| IpAddr::V4([10, 0, 0, *h].into()))
+                    .collect();
+                if let Verdict::Forward { next_hop, .. } = d.process(now, &mut f, 0) {
+                    assert!(
+                        live.contains(&next_hop) || !removed.contains(&next_hop),
+                        "forwarded to removed real server {next_hop}"
+                    );
+                }
+            }
+            6 => {
+                // A reply from a real server (only NAT replies are tracked).
+                if let Some(&(_, host)) = reals.get(usize::from(a) % reals.len().max(1)) {
+                    let mut f = tcp_v4_frame(
+                        [10, 0, 0, host],
+                        8080,
+                        [192, 0, 2, b % 16],
+                        1000 + u16::from(c % 4),
+                        0x12,
+                        b"",
+                    );
+                    let _ = d.process(now, &mut f, 0);
+                }
+            }
+            _ => {
+                now += Duration::from_millis(u64::from(a) * u64::from(b) * 20);
+                d.handle_timeout(now);
+            }
+        }
+        assert!(d.conn_count() <= 32, "table bound");
+        for &svc in &svcs {
+            let Ok(ids) = d.reals_of(svc) else { continue };
+            for &id in ids {
+                let load = d
+                    .scheduler(svc)
+                    .expect("service")
+                    .load(DestId(id.0))
+                    .expect("scheduler knows the real");
+                let st = d.real_stats(id).expect("stats");
+                assert_eq!(
+                    (load.active, load.inactive),
+                    (st.active, st.inactive),
+                    "counts agree for {id:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,12 +1,10 @@
 //! The director end to end over built frames: NAT both ways, DR, TUN, persistence, the real
 //! server life cycle, UDP accounting, ICMP errors, a SYN flood against a full table.
 
-#[path = "common/rr_sched.rs"]
-mod rr_sched;
-
 use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
 
+use lvs_core::director::testing::RoundRobin as TestRr;
 use lvs_core::director::{
     Director, DirectorConfig, DropReason, Forward, RealConfig, RealId, RealState, ServiceConfig,
     UdpAccounting, Verdict,
@@ -17,7 +15,6 @@ use lvs_core::service::{Persistence, ServiceId, ServiceKey};
 use lvs_core::{DestId, Instant, proto};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use rr_sched::TestRr;
 
 const VIP: [u8; 4] = [198, 51, 100, 1];
 const RS1: [u8; 4] = [10, 0, 0, 11];
@@ -640,4 +637,16 @@ fn ipv6_nat_round_trip() {
     let v = PacketView::parse_ethernet(&r[..len]).unwrap();
     assert_eq!((v.src, v.src_port), (IpAddr::V6(vip), 443));
     verify_checksums(&r[..len], &v).unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Random operation sequences keep the director's invariants (the `director_ops` fuzz
+    /// checker): nothing forwarded to a removed real server, the table bound, and scheduler
+    /// counts equal to the director's.
+    #[test]
+    fn random_operations_keep_the_invariants(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..600)) {
+        lvs_core::fuzzing::director_ops(&data);
+    }
 }

@@ -1,14 +1,12 @@
 //! The director's hit path allocates nothing: a counting global allocator (this test binary
 //! only) watches NAT packets of established connections in both directions.
 
-#[path = "common/rr_sched.rs"]
-mod rr_sched;
-
 use core::net::{IpAddr, Ipv4Addr};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lvs_core::Instant;
+use lvs_core::director::testing::RoundRobin as TestRr;
 use lvs_core::director::{Director, DirectorConfig, RealConfig, ServiceConfig, Verdict};
 use lvs_core::packet::TcpFlags;
 use lvs_core::packet::testing::tcp_v4_frame;
@@ -16,7 +14,6 @@ use lvs_core::proto;
 use lvs_core::service::ServiceKey;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use rr_sched::TestRr;
 
 struct Counting;
 

@@ -3,13 +3,11 @@
 //! malformed or bad. Needs Debian's `tshark`; skips loudly without it and fails instead under
 //! `LVS_REQUIRE_INTEROP=1`.
 
-#[path = "common/rr_sched.rs"]
-mod rr_sched;
-
 use core::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
 use lvs_core::Instant;
+use lvs_core::director::testing::RoundRobin as TestRr;
 use lvs_core::director::{Director, DirectorConfig, Forward, RealConfig, ServiceConfig, Verdict};
 use lvs_core::packet::TcpFlags;
 use lvs_core::packet::testing::{
@@ -19,7 +17,6 @@ use lvs_core::proto;
 use lvs_core::service::ServiceKey;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use rr_sched::TestRr;
 
 const VIP: [u8; 4] = [198, 51, 100, 1];
 

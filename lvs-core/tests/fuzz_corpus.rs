@@ -26,3 +26,8 @@ fn packet_frame_corpus() {
 fn conntrack_ops_corpus() {
     replay("conntrack_ops", lvs_core::fuzzing::conntrack_ops);
 }
+
+#[test]
+fn director_ops_corpus() {
+    replay("director_ops", lvs_core::fuzzing::director_ops);
+}

@@ -28,6 +28,7 @@
 mod admin;
 mod process;
 mod stats;
+pub mod testing;
 mod tunnel;
 
 use core::net::IpAddr;

@@ -1,16 +1,19 @@
-//! A plain round-robin scheduler for director tests (lvs-core cannot depend on lvs-sched),
-//! counting connections as the director reports them.
+//! A plain round-robin scheduler for tests, fuzzing and examples of the director (`lvs-core`
+//! cannot depend on `lvs-sched`, which has the real ones). It counts connections exactly as the
+//! director reports them, so tests can compare its counts with the director's.
 
-use lvs_core::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
+use crate::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
 
+/// Round robin over destinations with weight > 0, counting connections as reported.
 #[derive(Debug, Default)]
-pub(crate) struct TestRr {
+pub struct RoundRobin {
     dests: Vec<(DestId, DestLoad)>,
     cursor: usize,
 }
 
-impl TestRr {
-    pub(crate) fn boxed() -> Box<dyn Scheduler> {
+impl RoundRobin {
+    /// A boxed empty scheduler, ready for `Director::add_service`.
+    pub fn boxed() -> Box<dyn Scheduler> {
         Box::new(Self::default())
     }
 
@@ -22,11 +25,14 @@ impl TestRr {
     }
 }
 
-impl Scheduler for TestRr {
+impl Scheduler for RoundRobin {
     fn name(&self) -> &'static str {
         "rr"
     }
     fn add_dest(&mut self, id: DestId, p: DestParams) -> Result<(), SchedError> {
+        if self.dests.iter().any(|(d, _)| *d == id) {
+            return Err(SchedError::DuplicateDest(id));
+        }
         self.dests.push((
             id,
             DestLoad {
@@ -37,7 +43,11 @@ impl Scheduler for TestRr {
         Ok(())
     }
     fn remove_dest(&mut self, id: DestId) -> Result<(), SchedError> {
+        let before = self.dests.len();
         self.dests.retain(|(d, _)| *d != id);
+        if self.dests.len() == before {
+            return Err(SchedError::NoSuchDest(id));
+        }
         Ok(())
     }
     fn set_weight(&mut self, id: DestId, w: u32) -> Result<(), SchedError> {
@@ -58,8 +68,8 @@ impl Scheduler for TestRr {
     fn conn_unbound(&mut self, id: DestId, s: ConnState) {
         if let Some(l) = self.find(id) {
             match s {
-                ConnState::Active => l.active -= 1,
-                ConnState::Inactive => l.inactive -= 1,
+                ConnState::Active => l.active = l.active.saturating_sub(1),
+                ConnState::Inactive => l.inactive = l.inactive.saturating_sub(1),
             }
         }
     }
