@@ -80,6 +80,7 @@ pub mod conntrack;
 pub mod director;
 pub mod fuzzing;
 mod io;
+pub mod memcache;
 pub mod packet;
 pub mod rng;
 mod sched;
