@@ -214,8 +214,14 @@ fn deadline_tick(now: Instant, timeout: Duration) -> u32 {
 }
 
 fn ticks_ceil(d: Duration) -> u64 {
-    let per = 1_000_000_000 / u128::from(TICKS_PER_SEC);
-    u64::try_from(d.as_nanos().div_ceil(per)).unwrap_or(u64::MAX)
+    // u64 arithmetic (a u128 division costs tens of nanoseconds on the per-packet path);
+    // durations beyond 584 years saturate.
+    let per = 1_000_000_000 / TICKS_PER_SEC;
+    let nanos = d
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()));
+    nanos.div_ceil(per)
 }
 
 /// The connection table: one entry per connection keyed on the client side, a keyed hash

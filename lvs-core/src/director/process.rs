@@ -41,7 +41,11 @@ impl Director {
         if !view.has_ports() {
             return Verdict::Local;
         }
-        if let Some(v) = self.reply(now, frame, &mut view) {
+        // A packet to a virtual address is a client's; only others can be NAT replies.
+        let vip = self.vip_index.get(&view.dst).copied();
+        if vip.is_none()
+            && let Some(v) = self.reply(now, frame, &mut view)
+        {
             return v;
         }
         let Some(svc) = self
@@ -50,7 +54,12 @@ impl Director {
         else {
             return Verdict::Local;
         };
-        self.inbound(now, frame, view, svc, fwmark)
+        // Fwmark services learn their virtual addresses from the packets.
+        let vip = match vip {
+            Some(v) => v,
+            None => self.vip_id(view.dst),
+        };
+        self.inbound(now, frame, view, svc, vip, fwmark)
     }
 
     fn observe(&mut self, now: Instant) -> Instant {
@@ -138,9 +147,9 @@ impl Director {
         frame: &mut Vec<u8>,
         mut view: PacketView,
         svc: ServiceId,
+        vip: u16,
         fwmark: u32,
     ) -> Verdict {
-        let vip = self.vip_id(view.dst);
         let key = ConnKey {
             protocol: view.protocol,
             caddr: view.src,
@@ -172,7 +181,7 @@ impl Director {
                         return Verdict::Local;
                     }
                 }
-                let Some(real) = self.schedule(now, &view, svc, fwmark) else {
+                let Some((real, template)) = self.schedule(now, &view, svc, fwmark) else {
                     return self.drop(DropReason::NoDestination);
                 };
                 let one_packet = self.slot(svc).is_ok_and(|s| s.config.one_packet)
@@ -181,7 +190,7 @@ impl Director {
                     self.count_new(svc, real);
                     return self.forward_in(frame, &mut view, svc, real);
                 }
-                match self.new_conn(now, key, &view, svc, real) {
+                match self.new_conn(now, key, &view, svc, real, template) {
                     Some(id) => id,
                     None => return self.drop(DropReason::TableFull),
                 }
@@ -201,14 +210,15 @@ impl Director {
         }
     }
 
-    /// Choose a real server, through a valid persistence template when the service has one.
+    /// Choose a real server, through a valid persistence template when the service has one;
+    /// also returns that template (found or made) so the new connection can link to it.
     fn schedule(
         &mut self,
         now: Instant,
         view: &PacketView,
         svc: ServiceId,
         fwmark: u32,
-    ) -> Option<RealId> {
+    ) -> Option<(RealId, Option<ConnId>)> {
         let persistence = self.slot(svc).ok()?.config.persistence;
         let flow = Flow {
             protocol: view.protocol,
@@ -224,10 +234,8 @@ impl Director {
                 .ok()?
                 .sched
                 .pick(&flow, now)
-                .map(|d| RealId(d.0));
+                .map(|d| (RealId(d.0), None));
         };
-        // Intern the virtual address first: the template key names it by index.
-        self.vip_id(view.dst);
         let tkey = self.template_key(svc, view)?;
         if let Some(tid) = self.conns.lookup_in(&tkey) {
             let real = RealId(self.conns.get(tid).dest);
@@ -237,7 +245,7 @@ impl Director {
             });
             if valid {
                 self.conns.refresh(tid, now, p.timeout);
-                return Some(real);
+                return Some((real, Some(tid)));
             }
             self.expire_conn(tid);
         }
@@ -250,15 +258,17 @@ impl Director {
             flags: ConnFlags(ConnFlags::TEMPLATE),
             control: 0,
         };
-        if let Ok(ins) = self.conns.insert(now, new, p.timeout) {
-            if let Some(ev) = ins.evicted {
-                self.release(&ev);
-            }
-            if let Ok(r) = self.real_slot_mut(real) {
-                r.persistent += 1;
-            }
+        let Ok(ins) = self.conns.insert(now, new, p.timeout) else {
+            // No room for the template: the connection is still scheduled, unpinned.
+            return Some((real, None));
+        };
+        if let Some(ev) = ins.evicted {
+            self.release(&ev);
         }
-        Some(real)
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.persistent += 1;
+        }
+        Some((real, Some(ins.id)))
     }
 
     fn new_conn(
@@ -268,6 +278,7 @@ impl Director {
         view: &PacketView,
         svc: ServiceId,
         real: RealId,
+        template: Option<ConnId>,
     ) -> Option<ConnId> {
         let forward = self.real_slot(real).ok()?.config.forward;
         let mut flags = ConnFlags::INACTIVE;
@@ -277,8 +288,7 @@ impl Director {
         if view.protocol == proto::TCP {
             flags |= ConnFlags::EMBRYONIC;
         }
-        // The controlling template, if any, is the one `schedule` just found or made.
-        let control = self.template_of(svc, view).map_or(u32::MAX, ConnId::index);
+        let control = template.map_or(u32::MAX, ConnId::index);
         let new = NewConn {
             key,
             svc: svc.0,
@@ -294,7 +304,7 @@ impl Director {
         if let Some(ev) = ins.evicted {
             self.release(&ev);
         }
-        if let Some(t) = self.template_of(svc, view) {
+        if let Some(t) = template {
             let tc = self.conns.get_mut(t);
             tc.control = tc.control.saturating_add(1);
         }
@@ -306,10 +316,6 @@ impl Director {
         }
         self.count_new(svc, real);
         Some(ins.id)
-    }
-
-    fn template_of(&self, svc: ServiceId, view: &PacketView) -> Option<ConnId> {
-        self.conns.lookup_in(&self.template_key(svc, view)?)
     }
 
     /// The persistence template key of `view`'s client for a persistent service: the masked
