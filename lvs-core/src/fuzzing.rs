@@ -221,6 +221,8 @@ pub fn director_ops(data: &[u8]) {
                 RoundRobin::boxed(),
             )
             .expect("fresh service");
+        d.set_quiesce_server(svc, setup & 8 != 0)
+            .expect("service exists");
         svcs.push(svc);
     }
     let forward = [Forward::Nat, Forward::Dr, Forward::Tun][usize::from(setup >> 2) % 3];

@@ -650,3 +650,77 @@ proptest::proptest! {
         lvs_core::fuzzing::director_ops(&data);
     }
 }
+
+#[test]
+fn quiesce_server_restarts_the_least_connection_counts_when_a_server_comes_online() {
+    let mut d = director(DirectorConfig::default());
+    let (svc, r1, r2) = web(&mut d, proto::TCP, None, Forward::Nat);
+    d.set_quiesce_server(svc, true).unwrap();
+    d.edit_real(r2, 0, 0, 0).unwrap();
+    for n in 0..6u8 {
+        fwd(d.process(
+            Instant::ZERO,
+            &mut tcp_v4_frame(client(n), 1000, VIP, 80, SYN, b""),
+            0,
+        ));
+    }
+    let load = |d: &Director, r: RealId| d.scheduler(svc).unwrap().load(DestId(r.0)).unwrap();
+    assert_eq!(load(&d, r1).active, 6);
+    // r2 comes back online: every count starts from zero, the old flows keep flowing.
+    d.edit_real(r2, 1, 0, 0).unwrap();
+    assert_eq!((load(&d, r1).active, load(&d, r2).active), (0, 0));
+    assert_eq!(d.real_stats(r1).unwrap().active, 0);
+    let (hop, _) = fwd(d.process(
+        Instant::from_secs(1),
+        &mut tcp_v4_frame(client(0), 1000, VIP, 80, ACK, b""),
+        0,
+    ));
+    assert_eq!(hop, ip(RS1), "an old flow still reaches its server");
+    // Old flows ending do not disturb the fresh counts.
+    d.handle_timeout(Instant::from_secs(1000));
+    assert_eq!(d.conn_count(), 0);
+    assert_eq!((load(&d, r1).active, load(&d, r1).inactive), (0, 0));
+}
+
+#[test]
+fn drop_packet_refuses_a_share_of_new_connections_as_the_table_fills() {
+    use lvs_core::director::DropPacket;
+    let cfg = DirectorConfig {
+        max_conns: 160,
+        drop_packet: DropPacket::Auto,
+        ..DirectorConfig::default()
+    };
+    let mut d = director(cfg);
+    web(&mut d, proto::UDP, None, Forward::Nat);
+    let mut admitted = 0;
+    for i in 0..150u32 {
+        let c = [203, 0, (i >> 8) as u8, i as u8];
+        if matches!(
+            d.process(Instant::ZERO, &mut udp_v4_frame(c, 5000, VIP, 80, b"q"), 0),
+            Verdict::Forward { .. }
+        ) {
+            admitted += 1;
+        }
+    }
+    // Nothing is refused while more than 160 / 16 = 10 slots are free.
+    assert_eq!(admitted, 150);
+    assert_eq!(d.drop_count(DropReason::Defense), 0);
+    for i in 150..400u32 {
+        let c = [203, 0, (i >> 8) as u8, i as u8];
+        let _ = d.process(Instant::ZERO, &mut udp_v4_frame(c, 5000, VIP, 80, b"q"), 0);
+    }
+    assert!(d.drop_count(DropReason::Defense) > 0);
+    assert!(d.conn_count() <= 160);
+
+    let cfg = DirectorConfig {
+        drop_packet: DropPacket::Always { rate: 4 },
+        ..DirectorConfig::default()
+    };
+    let mut d = director(cfg);
+    web(&mut d, proto::UDP, None, Forward::Nat);
+    for i in 0..100u32 {
+        let c = [203, 0, (i >> 8) as u8, i as u8];
+        let _ = d.process(Instant::ZERO, &mut udp_v4_frame(c, 5000, VIP, 80, b"q"), 0);
+    }
+    assert_eq!(d.drop_count(DropReason::Defense), 25, "one in four");
+}

@@ -44,6 +44,7 @@ impl Director {
             config,
             sched,
             reals: Vec::new(),
+            quiesce_server: false,
             stats: Default::default(),
             est: Default::default(),
         };
@@ -143,12 +144,32 @@ impl Director {
             active: 0,
             inactive: 0,
             persistent: 0,
+            refs: 0,
         });
         self.by_addr
             .entry((config.addr, config.port))
             .or_default()
             .push(id);
+        if config.weight > 0 {
+            self.came_online(svc);
+        }
         Ok(id)
+    }
+
+    /// Piranha's `quiesce_server` for a service: whenever a real server comes online (added
+    /// with a weight, or its weight raised from 0), the least-connection counts of every real
+    /// server in the service start again from zero, so the newcomer is not flooded with every
+    /// new connection while it catches up. Existing connections keep flowing; they just stop
+    /// counting.
+    pub fn set_quiesce_server(&mut self, svc: ServiceId, on: bool) -> Result<(), AdminError> {
+        self.slot_mut(svc)?.quiesce_server = on;
+        Ok(())
+    }
+
+    fn came_online(&mut self, svc: ServiceId) {
+        if self.slot(svc).is_ok_and(|s| s.quiesce_server) {
+            self.reset_counts(svc);
+        }
     }
 
     /// Change a real server's weight and thresholds (`ipvsadm -e`). Address, port and method
@@ -160,7 +181,10 @@ impl Director {
         upper: u32,
         lower: u32,
     ) -> Result<(), AdminError> {
-        let svc = self.real_slot(id)?.svc;
+        let (svc, was_online) = {
+            let r = self.real_slot(id)?;
+            (r.svc, r.config.weight > 0)
+        };
         {
             let s = &mut self.slots[usize::from(svc.0)]
                 .as_mut()
@@ -178,6 +202,9 @@ impl Director {
         } else {
             RealState::Quiesced
         };
+        if weight > 0 && !was_online {
+            self.came_online(svc);
+        }
         Ok(())
     }
 

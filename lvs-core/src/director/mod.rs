@@ -74,6 +74,24 @@ pub enum UdpAccounting {
     },
 }
 
+/// The `drop_packet` defence: refuse a share of new connections as the table fills, before it
+/// is full (IPVS drops 1 in `rate` new-connection packets while memory is short).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DropPacket {
+    /// Never (the kernel's default, `drop_packet=0`).
+    #[default]
+    Off,
+    /// While fewer than `max_conns / 16` slots are free, drop 1 in `threshold / (threshold −
+    /// free)` new connections: rarely at first, every one when the table is full
+    /// (`drop_packet=1`, with free table slots in place of free memory).
+    Auto,
+    /// Always drop 1 in `rate` new connections (`drop_packet=3` with `am_droprate`).
+    Always {
+        /// One new connection in this many is dropped (0 = none).
+        rate: u32,
+    },
+}
+
 /// Director-wide settings (the `ipvsadm --set` and sysctl knobs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectorConfig {
@@ -97,6 +115,10 @@ pub struct DirectorConfig {
     pub tunnel_source_v4: Option<IpAddr>,
     /// MTU of the path to the real servers (for tunnels).
     pub mtu: u16,
+    /// Source address of tunnels to IPv6 real servers.
+    pub tunnel_source_v6: Option<IpAddr>,
+    /// The `drop_packet` defence.
+    pub drop_packet: DropPacket,
 }
 
 impl Default for DirectorConfig {
@@ -112,6 +134,8 @@ impl Default for DirectorConfig {
             mac: [0x02, 0, 0, 0, 0, 0xfe],
             tunnel_source_v4: None,
             mtu: 1500,
+            tunnel_source_v6: None,
+            drop_packet: DropPacket::Off,
         }
     }
 }
@@ -222,13 +246,15 @@ pub enum DropReason {
     TtlExpired,
     /// A header rewrite was refused (family mismatch, truncation).
     Rewrite,
-    /// The tunnel could not be built (no tunnel source, or IPv6 inside IPv4 not allowed).
+    /// The tunnel could not be built (no tunnel source for the real server's family).
     Tunnel,
+    /// Refused by the `drop_packet` defence.
+    Defense,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Malformed,
         Self::Fragment,
         Self::NoDestination,
@@ -237,6 +263,7 @@ impl DropReason {
         Self::TtlExpired,
         Self::Rewrite,
         Self::Tunnel,
+        Self::Defense,
     ];
 }
 
@@ -244,6 +271,7 @@ pub(crate) struct ServiceSlot {
     pub(crate) config: ServiceConfig,
     pub(crate) sched: Box<dyn Scheduler>,
     pub(crate) reals: Vec<RealId>,
+    pub(crate) quiesce_server: bool,
     pub(crate) stats: Counters,
     pub(crate) est: Estimator,
 }
@@ -257,6 +285,8 @@ pub(crate) struct RealSlot {
     pub(crate) active: u32,
     pub(crate) inactive: u32,
     pub(crate) persistent: u32,
+    /// Entries (connections and templates, counted or not) that name this real server.
+    pub(crate) refs: u32,
 }
 
 /// The director. See the [module docs](self).
@@ -271,6 +301,7 @@ pub struct Director {
     conns: ConnTable,
     drops: [u64; DropReason::ALL.len()],
     scratch: Vec<crate::conntrack::Conn>,
+    drop_counter: u32,
     last_now: Instant,
     next_estimate: Instant,
 }
@@ -302,6 +333,7 @@ impl Director {
             vip_index: HashMap::default(),
             drops: [0; DropReason::ALL.len()],
             scratch: Vec::new(),
+            drop_counter: 0,
             last_now: now,
             next_estimate: now + ESTIMATOR_PERIOD,
         }

@@ -4,7 +4,7 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use super::tunnel::{Encap, encap_ipip, fits};
-use super::{Director, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
+use super::{Director, DropPacket, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
 use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
 use crate::packet::{
     PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite, rewrite_icmp_error,
@@ -14,6 +14,8 @@ use crate::{ConnState, DestId, Flow, Instant, proto};
 
 /// The `vip` index templates of fwmark services use (no virtual address applies).
 const FWMARK_VIP: u16 = u16::MAX;
+/// A connection that no longer counts towards its real server's load (`quiesce_server` reset).
+pub(super) const UNCOUNTED: u8 = ConnFlags::USER1;
 /// How long a template that still controls connections lives on when its timer fires.
 const TEMPLATE_GRACE: Duration = Duration::from_secs(60);
 
@@ -181,6 +183,9 @@ impl Director {
                         return Verdict::Local;
                     }
                 }
+                if self.defend() {
+                    return self.drop(DropReason::Defense);
+                }
                 let Some((real, template)) = self.schedule(now, &view, svc, fwmark) else {
                     return self.drop(DropReason::NoDestination);
                 };
@@ -267,6 +272,7 @@ impl Director {
         }
         if let Ok(r) = self.real_slot_mut(real) {
             r.persistent += 1;
+            r.refs += 1;
         }
         Some((real, Some(ins.id)))
     }
@@ -313,6 +319,7 @@ impl Director {
         }
         if let Ok(r) = self.real_slot_mut(real) {
             r.inactive += 1;
+            r.refs += 1;
         }
         self.count_new(svc, real);
         Some(ins.id)
@@ -378,7 +385,9 @@ impl Director {
         let was_active = !flags.has(ConnFlags::INACTIVE);
         if want_active != was_active {
             flags.set(ConnFlags::INACTIVE, !want_active);
-            self.account(RealId(c.dest), c.svc, was_active, want_active);
+            if !flags.has(UNCOUNTED) {
+                self.account(RealId(c.dest), c.svc, was_active, want_active);
+            }
         }
         {
             let e = self.conns.get_mut(id);
@@ -564,6 +573,68 @@ impl Director {
         Verdict::Local
     }
 
+    /// Start the least-connection counts of every real server of `svc` from zero: every counted
+    /// connection is unbound from the scheduler and marked uncounted (it keeps flowing).
+    pub(super) fn reset_counts(&mut self, svc: ServiceId) {
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.svc == svc.0 && !c.flags.has(ConnFlags::TEMPLATE) && !c.flags.has(UNCOUNTED)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            let c = *self.conns.get(id);
+            let real = RealId(c.dest);
+            let active = !c.flags.has(ConnFlags::INACTIVE);
+            let state = if active {
+                ConnState::Active
+            } else {
+                ConnState::Inactive
+            };
+            if let Ok(s) = self.slot_mut(svc) {
+                s.sched.conn_unbound(DestId(real.0), state);
+            }
+            if let Ok(r) = self.real_slot_mut(real) {
+                if active {
+                    r.active = r.active.saturating_sub(1);
+                } else {
+                    r.inactive = r.inactive.saturating_sub(1);
+                }
+            }
+            self.conns.get_mut(id).flags.set(UNCOUNTED, true);
+        }
+    }
+
+    /// The `drop_packet` defence: whether this new connection is refused.
+    fn defend(&mut self) -> bool {
+        let rate = match self.config.drop_packet {
+            DropPacket::Off => return false,
+            DropPacket::Always { rate } => rate,
+            DropPacket::Auto => {
+                let max = self.conns.max_entries();
+                let threshold = (max / 16).max(1);
+                let free = max.saturating_sub(self.conns.len());
+                if free >= threshold {
+                    self.drop_counter = 0;
+                    return false;
+                }
+                u32::try_from(threshold / (threshold - free)).unwrap_or(u32::MAX)
+            }
+        };
+        if rate == 0 {
+            return false;
+        }
+        // One in `rate`, counted down as the kernel does.
+        if self.drop_counter > 1 {
+            self.drop_counter -= 1;
+            return false;
+        }
+        self.drop_counter = rate;
+        true
+    }
+
     /// Remove a connection or template now, releasing its accounting.
     pub(super) fn expire_conn(&mut self, id: ConnId) {
         let c = self.conns.remove(id);
@@ -574,9 +645,16 @@ impl Director {
     /// control count, and free a removed real server nobody refers to any more.
     pub(super) fn release(&mut self, c: &crate::conntrack::Conn) {
         let real = RealId(c.dest);
+        if let Ok(r) = self.real_slot_mut(real) {
+            r.refs = r.refs.saturating_sub(1);
+        }
         if c.flags.has(ConnFlags::TEMPLATE) {
             if let Ok(r) = self.real_slot_mut(real) {
                 r.persistent = r.persistent.saturating_sub(1);
+            }
+        } else if c.flags.has(UNCOUNTED) {
+            if c.control != u32::MAX {
+                self.uncontrol(c.control);
             }
         } else {
             let active = !c.flags.has(ConnFlags::INACTIVE);
@@ -618,9 +696,9 @@ impl Director {
     }
 
     fn free_if_unused(&mut self, real: RealId) {
-        let unused = self.real_slot(real).is_ok_and(|r| {
-            r.state == RealState::Removed && r.active == 0 && r.inactive == 0 && r.persistent == 0
-        });
+        let unused = self
+            .real_slot(real)
+            .is_ok_and(|r| r.state == RealState::Removed && r.refs == 0);
         if unused {
             self.reals[real.0 as usize] = None;
         }
@@ -662,7 +740,9 @@ impl Director {
             let mut flags = c.flags;
             flags.set(ConnFlags::INACTIVE, true);
             self.conns.get_mut(id).flags = flags;
-            self.account(RealId(c.dest), c.svc, true, false);
+            if !flags.has(UNCOUNTED) {
+                self.account(RealId(c.dest), c.svc, true, false);
+            }
         }
         let due: Vec<RealId> = self
             .reals
