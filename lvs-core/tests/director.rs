@@ -724,3 +724,138 @@ fn drop_packet_refuses_a_share_of_new_connections_as_the_table_fills() {
     }
     assert_eq!(d.drop_count(DropReason::Defense), 25, "one in four");
 }
+
+#[test]
+fn gue_and_ipv6_tunnels() {
+    use lvs_core::director::TunnelType;
+    let v6src: IpAddr = "fd00::1".parse().unwrap();
+    let cfg = DirectorConfig {
+        tunnel_source_v4: Some(ip([10, 0, 0, 1])),
+        tunnel_source_v6: Some(v6src),
+        ..DirectorConfig::default()
+    };
+    let mut d = director(cfg);
+    let key = ServiceKey::Addr {
+        protocol: proto::TCP,
+        addr: ip(VIP),
+        port: 80,
+    };
+    let svc = d
+        .add_service(
+            ServiceConfig {
+                key,
+                persistence: None,
+                one_packet: false,
+            },
+            TestRr::boxed(),
+        )
+        .unwrap();
+    let gue = TunnelType::Gue { port: 6080 };
+    let rs6: IpAddr = "fd00::11".parse().unwrap();
+    for (addr, tunnel) in [
+        (ip(RS1), gue),
+        (rs6, TunnelType::Ipip),
+        (ip(RS2), TunnelType::Ipip),
+    ] {
+        d.add_real(
+            svc,
+            RealConfig {
+                forward: Forward::Tun,
+                tunnel,
+                ..RealConfig::nat(addr, 80)
+            },
+        )
+        .unwrap();
+    }
+    let send = |d: &mut Director, n: u8| {
+        let mut f = tcp_v4_frame(client(n), 40000, VIP, 80, SYN, b"hello");
+        let (hop, len) = fwd(d.process(Instant::ZERO, &mut f, 0));
+        f.truncate(len);
+        (hop, f)
+    };
+    // GUE over IPv4: IPv4 / UDP to 6080 / GUE (proto 4) / the original packet.
+    let (hop, f) = send(&mut d, 1);
+    assert_eq!(hop, ip(RS1));
+    let outer = PacketView::parse_ethernet(&f).unwrap();
+    assert_eq!(
+        (outer.protocol, outer.dst_port, outer.dst),
+        (proto::UDP, 6080, ip(RS1))
+    );
+    assert!((49152..=65535).contains(&outer.src_port));
+    verify_checksums(&f, &outer).unwrap();
+    let gue_at = outer.l4_offset + 8;
+    assert_eq!(&f[gue_at..gue_at + 4], &[0, 4, 0, 0]);
+    let inner = PacketView::parse_ip(&f[gue_at + 4..]).unwrap();
+    assert_eq!((inner.dst, inner.dst_port, inner.ttl), (ip(VIP), 80, 63));
+
+    // IPv4 inside IPv6 (next header 4), hop limit from the inner TTL.
+    let (hop, f) = send(&mut d, 2);
+    assert_eq!(hop, rs6);
+    let outer = PacketView::parse_ethernet(&f).unwrap();
+    assert_eq!(
+        (outer.protocol, outer.src, outer.dst, outer.ttl),
+        (4, v6src, rs6, 63)
+    );
+    assert_eq!(outer.ip_len, 40 + 20 + 20 + 5);
+
+    // GUE over IPv6 carries a real UDP checksum.
+    d.edit_real(d.reals_of(svc).unwrap()[1], 0, 0, 0).unwrap();
+    let rs6b: IpAddr = "fd00::12".parse().unwrap();
+    d.add_real(
+        svc,
+        RealConfig {
+            forward: Forward::Tun,
+            tunnel: gue,
+            ..RealConfig::nat(rs6b, 80)
+        },
+    )
+    .unwrap();
+    let mut hops = Vec::new();
+    for n in 3..7 {
+        let (hop, f) = send(&mut d, n);
+        if hop == rs6b {
+            let outer = PacketView::parse_ethernet(&f).unwrap();
+            assert_eq!((outer.protocol, outer.dst_port), (proto::UDP, 6080));
+            assert_ne!(&f[outer.l4_offset + 6..outer.l4_offset + 8], &[0, 0]);
+            verify_checksums(&f, &outer).unwrap();
+        }
+        hops.push(hop);
+    }
+    assert!(hops.contains(&rs6b));
+    // Too big for GUE over IPv6 (1500 - 52 = 1448 bytes fit): fragmentation needed, MTU 1448.
+    let mut d = director(cfg);
+    let svc = d
+        .add_service(
+            ServiceConfig {
+                key,
+                persistence: None,
+                one_packet: false,
+            },
+            TestRr::boxed(),
+        )
+        .unwrap();
+    d.add_real(
+        svc,
+        RealConfig {
+            forward: Forward::Tun,
+            tunnel: gue,
+            ..RealConfig::nat(rs6b, 80)
+        },
+    )
+    .unwrap();
+    let mut fits = tcp_v4_frame(client(9), 40000, VIP, 80, SYN, &[0u8; 1448 - 40]);
+    assert!(matches!(
+        d.process(Instant::ZERO, &mut fits, 0),
+        Verdict::Forward { .. }
+    ));
+    let mut big = tcp_v4_frame(client(9), 40001, VIP, 80, SYN, &[0u8; 1449 - 40]);
+    let Verdict::Reply { len } = d.process(Instant::ZERO, &mut big, 0) else {
+        panic!("expected fragmentation needed")
+    };
+    assert_eq!(u16::from_be_bytes([big[34 + 6], big[34 + 7]]), 1448);
+    verify_checksums(
+        &big[..len],
+        &PacketView::parse_ethernet(&big[..len]).unwrap(),
+    )
+    .unwrap();
+}

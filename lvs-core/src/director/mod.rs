@@ -58,6 +58,19 @@ pub enum Forward {
     Tun,
 }
 
+/// The encapsulation of a TUN real server (`ipvsadm --tun-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TunnelType {
+    /// IP in IP: protocol 4 (IPv4 inside) or 41 (IPv6 inside).
+    #[default]
+    Ipip,
+    /// Generic UDP Encapsulation to the real server's `port` (`--tun-port`).
+    Gue {
+        /// The UDP port the real server decapsulates on.
+        port: u16,
+    },
+}
+
 /// What happens to a UDP flow's scheduler accounting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UdpAccounting {
@@ -168,6 +181,8 @@ pub struct RealConfig {
     pub forward: Forward,
     /// The real server's MAC, when the shell knows it (DR rewrites the destination MAC to it).
     pub mac: Option<[u8; 6]>,
+    /// The encapsulation when `forward` is [`Forward::Tun`].
+    pub tunnel: TunnelType,
 }
 
 impl RealConfig {
@@ -181,6 +196,7 @@ impl RealConfig {
             lower: 0,
             forward: Forward::Nat,
             mac: None,
+            tunnel: TunnelType::Ipip,
         }
     }
 }

@@ -3,7 +3,7 @@
 use core::net::IpAddr;
 use core::time::Duration;
 
-use super::tunnel::{Encap, encap_ipip, fits};
+use super::tunnel::{Encap, Tunnel, encapsulate, fits};
 use super::{Director, DropPacket, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
 use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
 use crate::packet::{
@@ -464,22 +464,27 @@ impl Director {
                 }
             }
             Forward::Tun => {
-                let Some(src) = self.config.tunnel_source_v4 else {
+                let src = if cfg.addr.is_ipv4() {
+                    self.config.tunnel_source_v4
+                } else {
+                    self.config.tunnel_source_v6
+                };
+                let Some(src) = src else {
                     return self.drop(DropReason::Tunnel);
                 };
                 // The MTU check quotes the packet as it arrived, before the TTL changes.
-                if fits(view, self.config.mtu) {
+                if fits(view, cfg.addr, cfg.tunnel, self.config.mtu) {
                     decrement_ttl(frame, view);
                 }
-                match encap_ipip(
-                    frame,
-                    view,
+                let tunnel = Tunnel {
                     src,
-                    cfg.addr,
-                    self.config.mtu,
-                    cfg.mac,
-                    self.config.mac,
-                ) {
+                    dst: cfg.addr,
+                    kind: cfg.tunnel,
+                    mtu: self.config.mtu,
+                    dst_mac: cfg.mac,
+                    own_mac: self.config.mac,
+                };
+                match encapsulate(frame, view, &tunnel) {
                     Encap::Sent(len) => Verdict::Forward {
                         next_hop: cfg.addr,
                         len,
