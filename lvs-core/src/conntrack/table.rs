@@ -1,10 +1,10 @@
 //! The bounded connection table (see [`ConnTable`]).
 
-use core::hash::Hasher;
+use core::hash::{BuildHasher, Hasher};
 use core::net::IpAddr;
 use core::time::Duration;
 
-use siphasher::sip::SipHasher13;
+use ahash::RandomState;
 
 use crate::Instant;
 use crate::rng::Rng;
@@ -235,8 +235,8 @@ fn ticks_ceil(d: Duration) -> u64 {
 /// every later operation moves a few old buckets to the new array (linear-hashing style), so no
 /// single call pays for the whole rehash.
 ///
-/// The hash is SipHash-1-3 over (protocol, client address, client port) with a 128-bit key drawn
-/// from the RNG the caller provides, so an attacker cannot aim flows at one chain.
+/// The hash is aHash over (protocol, client address, client port) keyed with 256 bits drawn from
+/// the RNG the caller provides, so an attacker cannot aim flows at one chain.
 ///
 /// Addresses of the virtual service and the real server are not stored: the caller interns them
 /// (a `vip` index and a `dest` index), which keeps an entry at 60 bytes and a tracked flow,
@@ -266,7 +266,7 @@ pub struct ConnTable {
     buckets: Vec<u32>,
     old: Vec<u32>,
     migrated: usize,
-    key: (u64, u64),
+    key: RandomState,
     rng_state: u64,
     wheel: Vec<u32>,
     /// The tick the wheel has processed up to (exclusive).
@@ -307,7 +307,12 @@ impl ConnTable {
             buckets: vec![NIL; MIN_BUCKETS],
             old: Vec::new(),
             migrated: 0,
-            key: (rng.next_u64(), rng.next_u64()),
+            key: RandomState::with_seeds(
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64(),
+            ),
             rng_state: rng.next_u64() | 1,
             wheel: vec![NIL; WHEEL_SLOTS],
             wheel_tick: tick_of(now),
@@ -339,12 +344,11 @@ impl ConnTable {
     pub const BYTES_PER_FLOW: usize = size_of::<Conn>() + size_of::<u32>();
 
     fn hash(&self, protocol: u8, caddr: &[u8; 16], cport: u16) -> u32 {
-        let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
-        let mut buf = [0u8; 19];
-        buf[0] = protocol;
-        buf[1..17].copy_from_slice(caddr);
-        buf[17..19].copy_from_slice(&cport.to_be_bytes());
-        h.write(&buf);
+        let mut h = self.key.build_hasher();
+        let (hi, lo) = caddr.split_at(8);
+        h.write_u64(u64::from_ne_bytes(hi.try_into().unwrap_or_default()));
+        h.write_u64(u64::from_ne_bytes(lo.try_into().unwrap_or_default()));
+        h.write_u32((u32::from(protocol) << 16) | u32::from(cport));
         let x = h.finish();
         (x ^ (x >> 32)) as u32
     }

@@ -34,16 +34,22 @@ impl Director {
         config: ServiceConfig,
         sched: Box<dyn Scheduler>,
     ) -> Result<ServiceId, AdminError> {
-        if let ServiceKey::Addr { addr, .. } = config.key
-            && self.vip_id(addr) == u16::MAX
-        {
-            return Err(AdminError::TooMany);
-        }
+        let vip = match config.key {
+            ServiceKey::Addr { addr, .. } => {
+                let v = self.vip_id(addr);
+                if v == u16::MAX {
+                    return Err(AdminError::TooMany);
+                }
+                Some(v)
+            }
+            ServiceKey::Fwmark(_) => None,
+        };
         let id = self.services.add(config.key, config.persistence)?;
         let slot = ServiceSlot {
             config,
             sched,
             reals: Vec::new(),
+            vip,
             quiesce_server: false,
             stats: Default::default(),
             est: Default::default(),

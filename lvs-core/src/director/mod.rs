@@ -287,6 +287,8 @@ pub(crate) struct ServiceSlot {
     pub(crate) config: ServiceConfig,
     pub(crate) sched: Box<dyn Scheduler>,
     pub(crate) reals: Vec<RealId>,
+    /// The interned virtual address of an address service (fwmark services learn theirs).
+    pub(crate) vip: Option<u16>,
     pub(crate) quiesce_server: bool,
     pub(crate) stats: Counters,
     pub(crate) est: Estimator,

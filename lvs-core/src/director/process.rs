@@ -43,21 +43,22 @@ impl Director {
         if !view.has_ports() {
             return Verdict::Local;
         }
-        // A packet to a virtual address is a client's; only others can be NAT replies.
-        let vip = self.vip_index.get(&view.dst).copied();
-        if vip.is_none()
-            && let Some(v) = self.reply(now, frame, &mut view)
-        {
-            return v;
-        }
+        // A packet for a virtual service is a client's; only other packets can be NAT replies.
         let Some(svc) = self
             .services
             .lookup(fwmark, view.protocol, view.dst, view.dst_port)
         else {
-            return Verdict::Local;
+            return match self.reply(now, frame, &mut view) {
+                Some(v) => v,
+                None => Verdict::Local,
+            };
         };
-        // Fwmark services learn their virtual addresses from the packets.
-        let vip = match vip {
+        // Address services know their virtual address; fwmark services learn it per packet.
+        let vip = match self
+            .slots
+            .get(usize::from(svc.0))
+            .and_then(|s| s.as_ref()?.vip)
+        {
             Some(v) => v,
             None => self.vip_id(view.dst),
         };
@@ -356,10 +357,12 @@ impl Director {
     /// Move the connection's state for one packet, update the scheduler's accounting, and
     /// re-arm its timer.
     fn transition(&mut self, id: ConnId, view: &PacketView, dir: Direction, now: Instant) {
-        let c = *self.conns.get(id);
-        let (state, mut flags) = (c.state, c.flags);
+        let (protocol, state, mut flags, dest, svc) = {
+            let c = self.conns.get(id);
+            (c.protocol, c.state, c.flags, c.dest, c.svc)
+        };
         let new_state = match view.tcp_flags() {
-            Some(f) if c.protocol == proto::TCP => {
+            Some(f) if protocol == proto::TCP => {
                 let mut no_output = flags.has(ConnFlags::NO_OUTPUT);
                 let s = tcp_transition(
                     TcpState::ALL[usize::from(state).min(10)],
@@ -377,7 +380,7 @@ impl Director {
             }
             _ => state,
         };
-        let want_active = match c.protocol {
+        let want_active = match protocol {
             proto::TCP => TcpState::ALL[usize::from(new_state).min(10)].is_active(),
             proto::UDP => matches!(self.config.udp_accounting, UdpAccounting::Activity { .. }),
             _ => true,
@@ -386,7 +389,7 @@ impl Director {
         if want_active != was_active {
             flags.set(ConnFlags::INACTIVE, !want_active);
             if !flags.has(UNCOUNTED) {
-                self.account(RealId(c.dest), c.svc, was_active, want_active);
+                self.account(RealId(dest), svc, was_active, want_active);
             }
         }
         {
@@ -394,7 +397,7 @@ impl Director {
             e.state = new_state;
             e.flags = flags;
         }
-        let timeout = self.timeout_for(c.protocol, new_state, flags);
+        let timeout = self.timeout_for(protocol, new_state, flags);
         self.conns.refresh(id, now, timeout);
     }
 

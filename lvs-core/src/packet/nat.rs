@@ -72,6 +72,21 @@ fn write16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
+/// The RFC 1624 delta of replacing `old` by `new` (even, equal lengths): Σ ~old + Σ new.
+fn delta(old: &[u8], new: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
+        acc += u64::from(!u16::from_be_bytes([o[0], o[1]]))
+            + u64::from(u16::from_be_bytes([n[0], n[1]]));
+    }
+    acc
+}
+
+/// A checksum field after adding `delta` (HC' = ~(~HC + delta)).
+fn apply(check: u16, delta: u64) -> u16 {
+    !fold(u64::from(!check) + delta)
+}
+
 /// Where the transport checksum lives and whether the pseudo-header feeds it.
 fn l4_checksum_offset(v: &PacketView) -> Option<usize> {
     match v.transport {
@@ -130,17 +145,20 @@ pub fn rewrite(
 
     frame[addr_off..addr_off + alen].copy_from_slice(&new_addr[..alen]);
     write16(frame, port_off, port);
+    // One delta for the address (RFC 1624: the sum of ~old and new words), applied to the IPv4
+    // header checksum and, with the port's delta, to the transport checksum.
+    let addr_delta = delta(&old_addr[..alen], &new_addr[..alen]);
     if view.family == Family::V4 {
         let c = read16(frame, l3 + 10);
-        write16(frame, l3 + 10, update(c, &old_addr[..4], &new_addr[..4]));
+        write16(frame, l3 + 10, apply(c, addr_delta));
     }
     if let Some(co) = l4_checksum_offset(view) {
         let c = read16(frame, co);
         let udp_none =
             matches!(view.transport, Transport::Udp) && view.family == Family::V4 && c == 0;
         if !udp_none {
-            let mut n = update(c, &old_addr[..alen], &new_addr[..alen]);
-            n = update(n, &old_port.to_be_bytes(), &port.to_be_bytes());
+            let port_delta = u64::from(!old_port) + u64::from(port);
+            let mut n = apply(c, addr_delta + port_delta);
             if matches!(view.transport, Transport::Udp) && n == 0 {
                 n = 0xffff;
             }
