@@ -102,6 +102,29 @@ fn hit_path(c: &mut Criterion) {
     g.finish();
 }
 
+fn hit_path_batched(c: &mut Criterion) {
+    let mut g = c.benchmark_group("director_nat_hit_batch16");
+    g.throughput(Throughput::Elements(16));
+    for flows in [1_000u32, 1_000_000] {
+        let (mut d, frames) = populated(flows);
+        let mut k = 0usize;
+        let mut verdicts = vec![Verdict::Local; 16];
+        g.bench_function(format!("{flows} flows"), |b| {
+            b.iter_batched_ref(
+                || {
+                    k += 16;
+                    (0..16)
+                        .map(|j| frames[(k + j) % frames.len()].clone())
+                        .collect::<Vec<_>>()
+                },
+                |batch| d.process_batch(Instant::from_millis(1), batch, 0, &mut verdicts),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    g.finish();
+}
+
 fn parse_only(c: &mut Criterion) {
     let f = frame(1, TcpFlags::ACK);
     c.bench_function("packet_view_parse_64B_tcp", |b| {
@@ -140,6 +163,6 @@ fn new_conn_path(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = parse_only, hit_path, new_conn_path
+    targets = parse_only, hit_path, hit_path_batched, new_conn_path
 }
 criterion_main!(benches);

@@ -859,3 +859,37 @@ fn gue_and_ipv6_tunnels() {
     )
     .unwrap();
 }
+
+#[test]
+fn a_batch_gives_the_same_verdicts_and_frames_as_one_by_one() {
+    let mk = || {
+        let mut d = director(DirectorConfig::default());
+        web(&mut d, proto::TCP, None, Forward::Nat);
+        d
+    };
+    let (mut one, mut batch) = (mk(), mk());
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    for n in 0..40u8 {
+        frames.push(tcp_v4_frame(client(n), 1000, VIP, 80, SYN, b""));
+        frames.push(tcp_v4_frame(client(n), 1000, VIP, 80, ACK, b"x"));
+        let rs = if n % 2 == 0 { RS1 } else { RS2 };
+        frames.push(tcp_v4_frame(rs, 8080, client(n), 1000, ACK, b"y"));
+        frames.push(vec![0u8; 10]);
+    }
+    let mut a = frames.clone();
+    let va: Vec<Verdict> = a
+        .iter_mut()
+        .map(|f| one.process(Instant::ZERO, f, 0))
+        .collect();
+    let mut b = frames;
+    let mut vb = vec![Verdict::Local; b.len()];
+    batch.process_batch(Instant::ZERO, &mut b, 0, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a, b);
+    assert!(
+        va.iter()
+            .filter(|v| matches!(v, Verdict::Forward { .. }))
+            .count()
+            >= 120
+    );
+}

@@ -410,6 +410,21 @@ impl ConnTable {
         None
     }
 
+    /// Pull the bucket and the first entry `lookup_in` / `lookup_out` would visit for this key
+    /// into the cache, and return a value derived from them. Batch processing calls this for a
+    /// group of packets first, so their cache misses overlap instead of queueing one after the
+    /// other.
+    pub fn warm(&self, protocol: u8, caddr: IpAddr, cport: u16) -> u32 {
+        let (c16, _) = to16(caddr);
+        let hash = self.hash(protocol, &c16, cport);
+        let head = self.head(hash);
+        if head == NIL {
+            hash
+        } else {
+            hash ^ self.at(head).hash
+        }
+    }
+
     /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).
     pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
         let (caddr, _) = to16(key.caddr);

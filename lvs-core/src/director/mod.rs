@@ -320,6 +320,8 @@ pub struct Director {
     drops: [u64; DropReason::ALL.len()],
     scratch: Vec<crate::conntrack::Conn>,
     drop_counter: u32,
+    /// Folds the values read while warming the cache for a batch, so the reads stay.
+    warm_sink: u32,
     last_now: Instant,
     next_estimate: Instant,
 }
@@ -352,6 +354,7 @@ impl Director {
             drops: [0; DropReason::ALL.len()],
             scratch: Vec::new(),
             drop_counter: 0,
+            warm_sink: 0,
             last_now: now,
             next_estimate: now + ESTIMATOR_PERIOD,
         }

@@ -25,9 +25,60 @@ impl Director {
     /// verdict says what to do with it.
     pub fn process(&mut self, now: Instant, frame: &mut Vec<u8>, fwmark: u32) -> Verdict {
         let now = self.observe(now);
-        let Ok(mut view) = PacketView::parse_ethernet(frame) else {
+        let Ok(view) = PacketView::parse_ethernet(frame) else {
             return self.drop(DropReason::Malformed);
         };
+        self.process_view(now, frame, view, fwmark)
+    }
+
+    /// [`Director::process`] for a batch of frames (all with firewall mark `fwmark`), writing
+    /// one verdict per frame. The result is exactly that of calling `process` on each frame in
+    /// order; the connection-table cache misses of up to 16 frames are overlapped first, which
+    /// is what makes large tables fast.
+    ///
+    /// # Panics
+    /// If `verdicts` is shorter than `frames` (a caller bug).
+    pub fn process_batch(
+        &mut self,
+        now: Instant,
+        frames: &mut [Vec<u8>],
+        fwmark: u32,
+        verdicts: &mut [Verdict],
+    ) {
+        const LANES: usize = 16;
+        assert!(verdicts.len() >= frames.len(), "one verdict slot per frame");
+        let now = self.observe(now);
+        for (fs, vs) in frames.chunks_mut(LANES).zip(verdicts.chunks_mut(LANES)) {
+            let mut views: [Option<PacketView>; LANES] = [None; LANES];
+            let mut sink = 0u32;
+            for (f, v) in fs.iter().zip(views.iter_mut()) {
+                let Ok(view) = PacketView::parse_ethernet(f) else {
+                    continue;
+                };
+                sink ^= if self.vip_index.contains_key(&view.dst) {
+                    self.conns.warm(view.protocol, view.src, view.src_port)
+                } else {
+                    self.conns.warm(view.protocol, view.dst, view.dst_port)
+                };
+                *v = Some(view);
+            }
+            self.warm_sink ^= sink;
+            for ((f, v), out) in fs.iter_mut().zip(views).zip(vs.iter_mut()) {
+                *out = match v {
+                    Some(view) => self.process_view(now, f, view, fwmark),
+                    None => self.drop(DropReason::Malformed),
+                };
+            }
+        }
+    }
+
+    fn process_view(
+        &mut self,
+        now: Instant,
+        frame: &mut Vec<u8>,
+        mut view: PacketView,
+        fwmark: u32,
+    ) -> Verdict {
         if let Transport::IcmpError { .. } = view.transport {
             return self.icmp_error(now, frame, view);
         }
