@@ -79,6 +79,7 @@
 pub mod conntrack;
 pub mod director;
 pub mod fuzzing;
+pub mod health;
 mod io;
 pub mod memcache;
 pub mod packet;
