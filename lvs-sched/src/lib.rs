@@ -68,6 +68,7 @@ pub mod lblc;
 pub mod lblcr;
 pub mod least;
 pub mod maglev;
+pub mod mcproxy;
 pub mod mh;
 pub mod reference;
 pub mod ring;

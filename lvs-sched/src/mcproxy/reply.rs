@@ -1,0 +1,323 @@
+//! The backend side of a session: matching replies to requests, merging, failing, and writing
+//! finished replies to the client in request order.
+
+use lvs_core::memcache::{MetaCode, Parsed, Response, ResponseState, Status, parse_response};
+
+use super::entry::{DISCARD, Entry, Expect, Kind, NONE, Shape};
+use super::session::Session;
+use super::{BACKEND_UNAVAILABLE, BackendFault, Event};
+
+/// What one backend reply did to its expectation.
+enum Step {
+    /// More lines belong to the same reply.
+    More,
+    /// The reply is complete.
+    Done,
+    /// A quiet meta reply arrived; `MN` is still owed.
+    Replied,
+    /// The backend broke the protocol.
+    Fault(BackendFault),
+}
+
+fn is_error(r: &Response<'_>) -> bool {
+    matches!(
+        r,
+        Response::Error { .. } | Response::ClientError(_) | Response::ServerError(_)
+    )
+}
+
+impl Session {
+    /// Bytes read from backend `i`. Replies are matched to the requests sent to it, in order;
+    /// a reply that breaks the protocol (garbage, an oversize value, a `VALUE` for a key that
+    /// was not asked for, bytes nobody asked for) closes that backend: an
+    /// [`Event::BackendFault`] is queued and only its pending requests fail, as in
+    /// [`backend_down`](Self::backend_down). Bytes for a backend that is down are ignored.
+    pub fn feed_backend(&mut self, i: usize, bytes: &[u8]) {
+        if i >= self.backends.len() || self.router.is_down(i) {
+            self.counters.ignored_backend_bytes += bytes.len() as u64;
+            return;
+        }
+        self.backends[i].inbuf.extend_from_slice(bytes);
+        let mut buf = core::mem::take(&mut self.backends[i].inbuf);
+        let mut pos = 0;
+        let fault = loop {
+            match parse_response(&buf[pos..], &mut self.backends[i].parser) {
+                Parsed::Incomplete => break None,
+                Parsed::Invalid { error, .. } => break Some(BackendFault::Malformed(error)),
+                Parsed::Skipped { consumed } => pos += consumed,
+                Parsed::Complete { value, consumed } => {
+                    let raw = &buf[pos..pos + consumed];
+                    let Some(&exp) = self.backends[i].expect.front() else {
+                        break Some(BackendFault::Unsolicited);
+                    };
+                    match self.deliver(i, exp, value, raw) {
+                        Step::More => {}
+                        Step::Done => {
+                            self.backends[i].expect.pop_front();
+                            self.reply_done(exp.seq);
+                        }
+                        Step::Replied => {
+                            if let Some(e) = self.backends[i].expect.front_mut() {
+                                e.shape = Shape::MetaQuiet { replied: true };
+                            }
+                        }
+                        Step::Fault(f) => break Some(f),
+                    }
+                    pos += consumed;
+                }
+            }
+        };
+        buf.drain(..pos);
+        super::entry::shrink(&mut buf, self.cfg.shrink_above);
+        self.backends[i].inbuf = buf;
+        if let Some(fault) = fault {
+            self.counters.backend_faults += 1;
+            self.events
+                .push_back(Event::BackendFault { backend: i, fault });
+            self.backend_down(i);
+            return;
+        }
+        self.flush();
+        self.pump();
+    }
+
+    /// Backend `i` is down (its connection failed or was closed). Every reply it still owes
+    /// is settled now: a multi-get fragment's keys become misses, a single-key request gets
+    /// [`BACKEND_UNAVAILABLE`], a broadcast reports it, `stats` leaves it out. New requests
+    /// follow the router's [`DownPolicy`](super::DownPolicy) until
+    /// [`backend_up`](Self::backend_up).
+    pub fn backend_down(&mut self, i: usize) {
+        if i >= self.backends.len() {
+            return;
+        }
+        let _ = self.router.set_down(i, true);
+        let shrink_above = self.cfg.shrink_above;
+        let be = &mut self.backends[i];
+        be.out.clear(shrink_above);
+        be.inbuf.clear();
+        super::entry::shrink(&mut be.inbuf, shrink_above);
+        be.parser = ResponseState::new(self.cfg.limits);
+        let owed = core::mem::take(&mut be.expect);
+        for e in owed {
+            self.fail(i, e);
+        }
+        self.flush();
+        self.pump();
+    }
+
+    /// Backend `i` is reachable again (a fresh connection): route to it again.
+    pub fn backend_up(&mut self, i: usize) {
+        if i < self.backends.len() {
+            let _ = self.router.set_down(i, false);
+            self.backends[i].parser = ResponseState::new(self.cfg.limits);
+        }
+    }
+
+    fn entry(&mut self, seq: u64) -> &mut Entry {
+        let idx = (seq - self.head_seq) as usize;
+        &mut self.fifo[idx]
+    }
+
+    fn append(&mut self, seq: u64, raw: &[u8]) {
+        self.buffered += raw.len();
+        self.entry(seq).out.extend_from_slice(raw);
+    }
+
+    fn reply_done(&mut self, seq: u64) {
+        if seq == DISCARD {
+            self.discards -= 1;
+        } else {
+            self.entry(seq).waiting -= 1;
+        }
+    }
+
+    fn broadcast_error(&mut self, seq: u64, backend: usize, raw: &[u8]) {
+        if seq == DISCARD {
+            return;
+        }
+        let e = self.entry(seq);
+        let replace = match e.kind {
+            Kind::Broadcast { err_from } => err_from > backend,
+            _ => false,
+        };
+        if replace {
+            let old = e.out.len();
+            e.out.clear();
+            e.out.extend_from_slice(raw);
+            e.kind = Kind::Broadcast { err_from: backend };
+            self.buffered = self.buffered - old + raw.len();
+        }
+    }
+
+    fn deliver(&mut self, i: usize, exp: Expect, r: Response<'_>, raw: &[u8]) -> Step {
+        let seq = exp.seq;
+        match exp.shape {
+            Shape::Line => {
+                let ok = match r {
+                    Response::Status(s) => !matches!(s, Status::End | Status::Reset),
+                    Response::Number(_) => true,
+                    _ => is_error(&r),
+                };
+                if !ok {
+                    return Step::Fault(BackendFault::UnexpectedReply);
+                }
+                if seq != DISCARD {
+                    self.append(seq, raw);
+                }
+                Step::Done
+            }
+            Shape::Broadcast => match r {
+                Response::Status(Status::Ok) => Step::Done,
+                Response::Admin(_) => {
+                    self.broadcast_error(seq, i, raw);
+                    Step::Done
+                }
+                _ if is_error(&r) => {
+                    self.broadcast_error(seq, i, raw);
+                    Step::Done
+                }
+                _ => Step::Fault(BackendFault::UnexpectedReply),
+            },
+            Shape::Values => {
+                let frag = exp.frag;
+                let Kind::Multi(m) = &mut self.entry(seq).kind else {
+                    return Step::Fault(BackendFault::UnexpectedReply);
+                };
+                match r {
+                    Response::Value { key, .. } => {
+                        if !m.value(frag, key, raw) {
+                            return Step::Fault(BackendFault::WrongValueKey);
+                        }
+                        self.buffered += raw.len();
+                        Step::More
+                    }
+                    Response::Status(Status::End) => {
+                        m.frags[frag as usize].cursor = NONE;
+                        Step::Done
+                    }
+                    _ if is_error(&r) => {
+                        m.frags[frag as usize].cursor = NONE;
+                        m.error(frag, raw);
+                        Step::Done
+                    }
+                    _ => Step::Fault(BackendFault::UnexpectedReply),
+                }
+            }
+            Shape::Meta => match r {
+                Response::Meta(m) if m.code != MetaCode::Mn => {
+                    self.append(seq, raw);
+                    Step::Done
+                }
+                Response::MetaDebug { .. } => {
+                    self.append(seq, raw);
+                    Step::Done
+                }
+                _ if is_error(&r) => {
+                    self.append(seq, raw);
+                    Step::Done
+                }
+                _ => Step::Fault(BackendFault::UnexpectedReply),
+            },
+            Shape::MetaQuiet { replied } => match r {
+                Response::Meta(m) if m.code == MetaCode::Mn => Step::Done,
+                Response::Meta(_) | Response::MetaDebug { .. } if !replied => {
+                    self.append(seq, raw);
+                    Step::Replied
+                }
+                _ if !replied && is_error(&r) => {
+                    self.append(seq, raw);
+                    Step::Replied
+                }
+                _ => Step::Fault(BackendFault::UnexpectedReply),
+            },
+            Shape::StatsAgg => {
+                let Kind::Stats(a) = &mut self.entry(seq).kind else {
+                    return Step::Fault(BackendFault::UnexpectedReply);
+                };
+                match r {
+                    Response::Stat { name, value } => {
+                        a.stat(name, value);
+                        Step::More
+                    }
+                    Response::Status(Status::End) => {
+                        a.answered += 1;
+                        Step::Done
+                    }
+                    _ if is_error(&r) => {
+                        a.error(i, raw);
+                        Step::Done
+                    }
+                    _ => Step::Fault(BackendFault::UnexpectedReply),
+                }
+            }
+            Shape::StatsRelay => match r {
+                Response::Stat { .. } | Response::Admin(_) => {
+                    self.append(seq, raw);
+                    Step::More
+                }
+                Response::Status(Status::End | Status::Reset | Status::Ok) => {
+                    self.append(seq, raw);
+                    Step::Done
+                }
+                _ if is_error(&r) => {
+                    self.append(seq, raw);
+                    Step::Done
+                }
+                _ => Step::Fault(BackendFault::UnexpectedReply),
+            },
+        }
+    }
+
+    /// Settles one reply backend `i` will never send.
+    fn fail(&mut self, i: usize, e: Expect) {
+        if e.seq == DISCARD {
+            self.discards -= 1;
+            return;
+        }
+        match e.shape {
+            Shape::Line | Shape::Meta | Shape::StatsRelay | Shape::MetaQuiet { replied: false } => {
+                self.counters.unavailable += 1;
+                let entry = self.entry(e.seq);
+                let old = entry.out.len();
+                entry.out.clear();
+                entry.out.extend_from_slice(BACKEND_UNAVAILABLE);
+                self.buffered = self.buffered - old + BACKEND_UNAVAILABLE.len();
+            }
+            Shape::MetaQuiet { replied: true } | Shape::StatsAgg => {}
+            Shape::Broadcast => self.broadcast_error(e.seq, i, BACKEND_UNAVAILABLE),
+            Shape::Values => {
+                if let Kind::Multi(m) = &mut self.entry(e.seq).kind {
+                    let missed = m.unanswered(e.frag);
+                    m.frags[e.frag as usize].cursor = NONE;
+                    self.counters.keys_missed += missed;
+                }
+            }
+        }
+        self.entry(e.seq).waiting -= 1;
+    }
+
+    /// Moves every finished reply at the head of the FIFO to the client output.
+    pub(crate) fn flush(&mut self) {
+        while self.fifo.front().is_some_and(|e| e.waiting == 0) {
+            let Some(e) = self.fifo.pop_front() else {
+                break;
+            };
+            self.head_seq += 1;
+            let held = e.out.len()
+                + match &e.kind {
+                    Kind::Multi(m) => m.values.len(),
+                    _ => 0,
+                };
+            self.buffered -= held;
+            let out = &mut self.out.buf;
+            match e.kind {
+                Kind::Plain => out.extend_from_slice(&e.out),
+                Kind::Broadcast { .. } if e.out.is_empty() => out.extend_from_slice(b"OK\r\n"),
+                Kind::Broadcast { .. } => out.extend_from_slice(&e.out),
+                Kind::Multi(m) => m.finish(out),
+                Kind::Stats(a) => a.finish(out),
+                Kind::Close => self.close_now = true,
+            }
+        }
+    }
+}
