@@ -893,3 +893,62 @@ fn a_batch_gives_the_same_verdicts_and_frames_as_one_by_one() {
             >= 120
     );
 }
+
+#[test]
+fn one_packet_scheduling_and_ipvsadm_set_timeouts() {
+    let mut d = director(DirectorConfig::default());
+    let key = ServiceKey::Addr {
+        protocol: proto::UDP,
+        addr: ip(VIP),
+        port: 53,
+    };
+    let svc = d
+        .add_service(
+            ServiceConfig {
+                key,
+                persistence: None,
+                one_packet: true,
+            },
+            TestRr::boxed(),
+        )
+        .unwrap();
+    d.add_real(svc, RealConfig::nat(ip(RS1), 53)).unwrap();
+    d.add_real(svc, RealConfig::nat(ip(RS2), 53)).unwrap();
+    // Every datagram of the same flow is scheduled on its own and nothing is tracked.
+    let hops: Vec<IpAddr> = (0..4)
+        .map(|_| {
+            fwd(d.process(
+                Instant::ZERO,
+                &mut udp_v4_frame(client(7), 5000, VIP, 53, b"q"),
+                0,
+            ))
+            .0
+        })
+        .collect();
+    assert_eq!(hops, [ip(RS1), ip(RS2), ip(RS1), ip(RS2)]);
+    assert_eq!(d.conn_count(), 0);
+    assert_eq!(d.service_stats(svc).unwrap().counters.conns, 4);
+
+    // --set 60 30 10: ESTABLISHED 60 s, FIN_WAIT 30 s, UDP 10 s; zero keeps a value.
+    let mut d = director(DirectorConfig::default());
+    web(&mut d, proto::TCP, None, Forward::Nat);
+    d.set_timeouts(
+        Duration::from_secs(60),
+        Duration::from_secs(30),
+        Duration::ZERO,
+    );
+    assert_eq!(d.config().udp_timeout, Duration::from_secs(300));
+    fwd(d.process(
+        Instant::ZERO,
+        &mut tcp_v4_frame(client(7), 1000, VIP, 80, SYN, b""),
+        0,
+    ));
+    fwd(d.process(
+        Instant::ZERO,
+        &mut tcp_v4_frame(client(7), 1000, VIP, 80, ACK, b""),
+        0,
+    ));
+    assert!(d.connections(Instant::ZERO)[0].expires_in <= Duration::from_millis(60_063));
+    d.handle_timeout(Instant::from_secs(61));
+    assert_eq!(d.conn_count(), 0);
+}

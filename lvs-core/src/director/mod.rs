@@ -365,6 +365,25 @@ impl Director {
         &self.config
     }
 
+    /// `ipvsadm --set tcp tcpfin udp`: the ESTABLISHED, FIN_WAIT and UDP timeouts; a zero
+    /// leaves that one unchanged, as ipvsadm does. Applies to every later packet (each packet
+    /// re-arms its connection with the timeout of its state).
+    pub fn set_timeouts(&mut self, tcp: Duration, tcpfin: Duration, udp: Duration) {
+        if !tcp.is_zero() {
+            self.config
+                .tcp
+                .set(crate::conntrack::TcpState::Established, tcp);
+        }
+        if !tcpfin.is_zero() {
+            self.config
+                .tcp
+                .set(crate::conntrack::TcpState::FinWait, tcpfin);
+        }
+        if !udp.is_zero() {
+            self.config.udp_timeout = udp;
+        }
+    }
+
     /// Drops per reason, in [`DropReason::ALL`] order.
     pub fn drops(&self) -> &[u64] {
         &self.drops
