@@ -410,19 +410,27 @@ impl ConnTable {
         None
     }
 
-    /// Pull the bucket and the first entry `lookup_in` / `lookup_out` would visit for this key
-    /// into the cache, and return a value derived from them. Batch processing calls this for a
-    /// group of packets first, so their cache misses overlap instead of queueing one after the
-    /// other.
-    pub fn warm(&self, protocol: u8, caddr: IpAddr, cport: u16) -> u32 {
+    /// The key hash `lookup_in` / `lookup_out` use for this client (first step of a batched
+    /// lookup: hash a group of packets, then [`ConnTable::bucket_head`] them, then
+    /// [`ConnTable::touch`] the heads, so their cache misses overlap).
+    pub fn key_hash(&self, protocol: u8, caddr: IpAddr, cport: u16) -> u32 {
         let (c16, _) = to16(caddr);
-        let hash = self.hash(protocol, &c16, cport);
-        let head = self.head(hash);
-        if head == NIL {
-            hash
-        } else {
-            hash ^ self.at(head).hash
+        self.hash(protocol, &c16, cport)
+    }
+
+    /// The first entry of the chain `hash` belongs to (`u32::MAX` when empty); reading it pulls
+    /// the bucket into the cache.
+    pub fn bucket_head(&self, hash: u32) -> u32 {
+        self.head(hash)
+    }
+
+    /// Read entry `index` (as returned by [`ConnTable::bucket_head`]) so its cache line is
+    /// loaded; returns a value derived from it. `u32::MAX` is ignored.
+    pub fn touch(&self, index: u32) -> u32 {
+        if index == NIL || index >= self.next_unused {
+            return 0;
         }
+        self.at(index).hash
     }
 
     /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).

@@ -50,17 +50,28 @@ impl Director {
         let now = self.observe(now);
         for (fs, vs) in frames.chunks_mut(LANES).zip(verdicts.chunks_mut(LANES)) {
             let mut views: [Option<PacketView>; LANES] = [None; LANES];
-            let mut sink = 0u32;
-            for (f, v) in fs.iter().zip(views.iter_mut()) {
+            let mut hashes = [0u32; LANES];
+            // Parse and hash every frame first, then load every bucket, then every first
+            // entry: three tight loops of independent loads, so the misses overlap.
+            for ((f, v), h) in fs.iter().zip(views.iter_mut()).zip(hashes.iter_mut()) {
                 let Ok(view) = PacketView::parse_ethernet(f) else {
                     continue;
                 };
-                sink ^= if self.vip_index.contains_key(&view.dst) {
-                    self.conns.warm(view.protocol, view.src, view.src_port)
+                *h = if self.vip_index.contains_key(&view.dst) {
+                    self.conns.key_hash(view.protocol, view.src, view.src_port)
                 } else {
-                    self.conns.warm(view.protocol, view.dst, view.dst_port)
+                    self.conns.key_hash(view.protocol, view.dst, view.dst_port)
                 };
                 *v = Some(view);
+            }
+            let n = fs.len();
+            let mut heads = [u32::MAX; LANES];
+            for i in 0..n {
+                heads[i] = self.conns.bucket_head(hashes[i]);
+            }
+            let mut sink = 0u32;
+            for &head in &heads[..n] {
+                sink ^= self.conns.touch(head);
             }
             self.warm_sink ^= sink;
             for ((f, v), out) in fs.iter_mut().zip(views).zip(vs.iter_mut()) {
