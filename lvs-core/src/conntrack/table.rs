@@ -430,7 +430,9 @@ impl ConnTable {
         if index == NIL || index >= self.next_unused {
             return 0;
         }
-        self.at(index).hash
+        // A 60-byte entry may straddle two cache lines: read both ends.
+        let c = self.at(index);
+        c.hash ^ u32::from(c.caddr[0]) ^ c.wnext
     }
 
     /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).
