@@ -17,6 +17,39 @@ use std::collections::HashMap;
 
 use lvs_core::{ConnState, DestId, DestLoad, DestParams, SchedError};
 
+/// Implements the `Scheduler` methods that only keep the [`DestTable`] in `$table` up to date
+/// or read it (`conn_bound`, `conn_unbound`, `conn_changed`, `load`, `dests`), for schedulers
+/// whose decisions do not depend on connection counts beyond the table's own rules.
+macro_rules! counting_delegates {
+    ($table:ident) => {
+        fn conn_bound(&mut self, id: lvs_core::DestId, state: lvs_core::ConnState) {
+            self.$table.bind(id, state);
+        }
+
+        fn conn_unbound(&mut self, id: lvs_core::DestId, state: lvs_core::ConnState) {
+            self.$table.unbind(id, state);
+        }
+
+        fn conn_changed(
+            &mut self,
+            id: lvs_core::DestId,
+            from: lvs_core::ConnState,
+            to: lvs_core::ConnState,
+        ) {
+            self.$table.change(id, from, to);
+        }
+
+        fn load(&self, id: lvs_core::DestId) -> Option<lvs_core::DestLoad> {
+            self.$table.get(id).map($crate::dest::Dest::load)
+        }
+
+        fn dests(&self) -> Vec<lvs_core::DestId> {
+            self.$table.ids()
+        }
+    };
+}
+pub(crate) use counting_delegates;
+
 /// The largest weight IPVS accepts (`INT_MAX`).
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 

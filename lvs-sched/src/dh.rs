@@ -1,8 +1,8 @@
 //! `dh`: destination hashing (Linux `ip_vs_dh.c`).
 
-use lvs_core::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
+use lvs_core::{DestId, DestParams, Flow, Instant, SchedError, Scheduler};
 
-use crate::dest::{Dest, DestTable};
+use crate::dest::DestTable;
 use crate::khash::{addr_fold, hash_32};
 
 /// `IP_VS_DH_TAB_BITS`.
@@ -92,29 +92,11 @@ impl Scheduler for Dh {
         self.dests.set_thresholds(id, upper, lower).map(|_| ())
     }
 
-    fn conn_bound(&mut self, id: DestId, state: ConnState) {
-        self.dests.bind(id, state);
-    }
-
-    fn conn_unbound(&mut self, id: DestId, state: ConnState) {
-        self.dests.unbind(id, state);
-    }
-
-    fn conn_changed(&mut self, id: DestId, from: ConnState, to: ConnState) {
-        self.dests.change(id, from, to);
-    }
-
     fn pick(&mut self, flow: &Flow, _now: Instant) -> Option<DestId> {
         let pos = self.buckets[Self::bucket_of(&flow.dst)];
         let d = self.dests.list().get(pos as usize)?;
         d.eligible().then_some(d.id)
     }
 
-    fn load(&self, id: DestId) -> Option<DestLoad> {
-        self.dests.get(id).map(Dest::load)
-    }
-
-    fn dests(&self) -> Vec<DestId> {
-        self.dests.ids()
-    }
+    crate::dest::counting_delegates!(dests);
 }

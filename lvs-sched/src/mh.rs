@@ -5,7 +5,7 @@
 
 use core::net::IpAddr;
 
-use lvs_core::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
+use lvs_core::{DestId, DestParams, Flow, Instant, SchedError, Scheduler};
 
 use crate::dest::{Dest, DestTable};
 use crate::khash::{MH_KEY1, MH_KEY2, SipKey, TableConfigError, addr_fold, hsiphash_u32};
@@ -285,27 +285,9 @@ impl Scheduler for Mh {
         self.dests.set_thresholds(id, upper, lower).map(|_| ())
     }
 
-    fn conn_bound(&mut self, id: DestId, state: ConnState) {
-        self.dests.bind(id, state);
-    }
-
-    fn conn_unbound(&mut self, id: DestId, state: ConnState) {
-        self.dests.unbind(id, state);
-    }
-
-    fn conn_changed(&mut self, id: DestId, from: ConnState, to: ConnState) {
-        self.dests.change(id, from, to);
-    }
-
     fn pick(&mut self, flow: &Flow, _now: Instant) -> Option<DestId> {
         self.lookup(&flow.src, key_port(flow, self.cfg.port))
     }
 
-    fn load(&self, id: DestId) -> Option<DestLoad> {
-        self.dests.get(id).map(Dest::load)
-    }
-
-    fn dests(&self) -> Vec<DestId> {
-        self.dests.ids()
-    }
+    crate::dest::counting_delegates!(dests);
 }

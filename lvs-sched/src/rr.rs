@@ -1,8 +1,8 @@
 //! Round-Robin (`rr`), after `ip_vs_rr.c`.
 
-use lvs_core::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
+use lvs_core::{DestId, DestParams, Flow, Instant, SchedError, Scheduler};
 
-use crate::dest::{Dest, DestTable};
+use crate::dest::DestTable;
 
 /// Round-Robin: a cursor walks the circular list and takes the next destination with weight > 0
 /// that is not OVERLOADED.
@@ -55,18 +55,6 @@ impl Scheduler for Rr {
         self.table.set_thresholds(id, upper, lower).map(drop)
     }
 
-    fn conn_bound(&mut self, id: DestId, state: ConnState) {
-        self.table.bind(id, state);
-    }
-
-    fn conn_unbound(&mut self, id: DestId, state: ConnState) {
-        self.table.unbind(id, state);
-    }
-
-    fn conn_changed(&mut self, id: DestId, from: ConnState, to: ConnState) {
-        self.table.change(id, from, to);
-    }
-
     fn pick(&mut self, _flow: &Flow, _now: Instant) -> Option<DestId> {
         let list = self.table.list();
         let n = list.len();
@@ -80,11 +68,5 @@ impl Scheduler for Rr {
         Some(list[found].id)
     }
 
-    fn load(&self, id: DestId) -> Option<DestLoad> {
-        self.table.get(id).map(Dest::load)
-    }
-
-    fn dests(&self) -> Vec<DestId> {
-        self.table.ids()
-    }
+    crate::dest::counting_delegates!(table);
 }

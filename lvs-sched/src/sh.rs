@@ -2,9 +2,7 @@
 
 use core::net::IpAddr;
 
-use lvs_core::{
-    ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler, proto,
-};
+use lvs_core::{DestId, DestParams, Flow, Instant, SchedError, Scheduler, proto};
 
 use crate::dest::{Dest, DestTable};
 use crate::khash::{TableConfigError, addr_fold, hash_32};
@@ -173,27 +171,9 @@ impl Scheduler for Sh {
         self.dests.set_thresholds(id, upper, lower).map(|_| ())
     }
 
-    fn conn_bound(&mut self, id: DestId, state: ConnState) {
-        self.dests.bind(id, state);
-    }
-
-    fn conn_unbound(&mut self, id: DestId, state: ConnState) {
-        self.dests.unbind(id, state);
-    }
-
-    fn conn_changed(&mut self, id: DestId, from: ConnState, to: ConnState) {
-        self.dests.change(id, from, to);
-    }
-
     fn pick(&mut self, flow: &Flow, _now: Instant) -> Option<DestId> {
         self.lookup(&flow.src, key_port(flow, self.cfg.port))
     }
 
-    fn load(&self, id: DestId) -> Option<DestLoad> {
-        self.dests.get(id).map(Dest::load)
-    }
-
-    fn dests(&self) -> Vec<DestId> {
-        self.dests.ids()
-    }
+    crate::dest::counting_delegates!(dests);
 }

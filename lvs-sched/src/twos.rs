@@ -3,9 +3,9 @@
 use core::fmt;
 
 use lvs_core::rng::Rng;
-use lvs_core::{ConnState, DestId, DestLoad, DestParams, Flow, Instant, SchedError, Scheduler};
+use lvs_core::{DestId, DestParams, Flow, Instant, SchedError, Scheduler};
 
-use crate::dest::{Dest, DestTable};
+use crate::dest::DestTable;
 
 /// Power of Two Choices: draw two destinations at random in proportion to weight and take the
 /// one with the lower overhead / weight.
@@ -110,23 +110,10 @@ impl Scheduler for Twos {
     fn set_thresholds(&mut self, id: DestId, upper: u32, lower: u32) -> Result<(), SchedError> {
         self.table.set_thresholds(id, upper, lower).map(drop)
     }
-    fn conn_bound(&mut self, id: DestId, state: ConnState) {
-        self.table.bind(id, state);
-    }
-    fn conn_unbound(&mut self, id: DestId, state: ConnState) {
-        self.table.unbind(id, state);
-    }
-    fn conn_changed(&mut self, id: DestId, from: ConnState, to: ConnState) {
-        self.table.change(id, from, to);
-    }
     fn pick(&mut self, _flow: &Flow, _now: Instant) -> Option<DestId> {
         let pos = self.pick_pos()?;
         Some(self.table.list()[pos].id)
     }
-    fn load(&self, id: DestId) -> Option<DestLoad> {
-        self.table.get(id).map(Dest::load)
-    }
-    fn dests(&self) -> Vec<DestId> {
-        self.table.ids()
-    }
+
+    crate::dest::counting_delegates!(table);
 }
