@@ -1,0 +1,425 @@
+//! Turning an upstream response into a stored answer: scrub to the question's chain, clamp the
+//! TTLs, and re-encode once into a self-contained wire message with a TTL offset table.
+//!
+//! What survives (RFC 2181 §5.4.1 ranking: everything a forwarder hands us is at most
+//! "non-authoritative answer data"):
+//!
+//! * answer-section records owned by the qname, or by a CNAME target reached from it through
+//!   a chain of at most [`MAX_CHAIN`] CNAMEs, of the question's class;
+//! * for a negative answer (NXDOMAIN, or NOERROR without data), the first SOA of the authority
+//!   section whose owner is the last chain name or one of its ancestors (RFC 2308).
+//!
+//! Everything else (out-of-chain answers, authority NS, additional glue, DNAME, OPT) is
+//! dropped and counted. The stored message has ID 0, the lowercased question, and compressed
+//! owner names that point at the question, so patching the client's question case into it
+//! also fixes the case of every owner that equals the qname.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::wire::{
+    Flags, HEADER_LEN, Message, MessageBuilder, Name, RData, Record, Section, WireError, rcode,
+    rtype,
+};
+
+/// The longest CNAME chain followed (unbound `iter-scrub-cname`, BIND `max-query-restarts`).
+pub const MAX_CHAIN: usize = 11;
+
+/// Distinct record types whose TTLs are unified per RRset; past this (an ANY answer with very
+/// many types) records keep their own clamped TTL, so the work stays linear.
+const MAX_UNIFIED_TYPES: usize = 64;
+
+/// TTL clamps applied when an answer is stored (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TtlPolicy {
+    /// Floor for positive TTLs (`min-cache-ttl`).
+    pub min_ttl: u32,
+    /// Ceiling for positive TTLs (`max-cache-ttl`).
+    pub max_ttl: u32,
+    /// Floor for negative TTLs (`min-ncache-ttl`).
+    pub min_ncache_ttl: u32,
+    /// Ceiling for negative TTLs (`max-ncache-ttl`).
+    pub max_ncache_ttl: u32,
+}
+
+impl Default for TtlPolicy {
+    /// BIND's defaults: no floors, one week positive, three hours negative.
+    fn default() -> Self {
+        Self {
+            min_ttl: 0,
+            max_ttl: 604_800,
+            min_ncache_ttl: 0,
+            max_ncache_ttl: 10_800,
+        }
+    }
+}
+
+/// What kind of answer a stored message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// Records of the question's type (possibly after CNAMEs).
+    Positive,
+    /// NXDOMAIN for the last name of the chain.
+    NxDomain,
+    /// NOERROR without records of the question's type.
+    NoData,
+}
+
+/// Why an upstream response cannot be used at all (the fetch then tries elsewhere or fails).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// The CNAME chain is longer than [`MAX_CHAIN`] or loops.
+    ChainTooLong,
+    /// The response carries an RCODE other than NOERROR and NXDOMAIN.
+    Rcode(u16),
+    /// The scrubbed answer could not be re-encoded.
+    Encode(WireError),
+}
+
+/// An answer in stored form: a complete DNS message plus where its TTLs are.
+#[derive(Clone, Debug)]
+pub struct StoredAnswer {
+    /// The message: ID 0, QR|RA, the lowercased question, the chain, the negative SOA.
+    pub msg: Bytes,
+    /// Offsets of every record's 4-byte TTL field in `msg`.
+    pub ttl_offsets: Box<[u16]>,
+    /// The entry's lifetime in seconds: the smallest TTL it holds (0 = do not cache).
+    pub ttl: u32,
+    /// Positive, NXDOMAIN or NODATA.
+    pub kind: AnswerKind,
+    /// Whether the answer may be cached (a negative answer needs an SOA, RFC 2308 §5).
+    pub cacheable: bool,
+    /// End of the question in `msg`.
+    pub question_end: u16,
+}
+
+impl StoredAnswer {
+    /// The bytes this answer accounts for in the cache budget.
+    pub fn cost(&self) -> usize {
+        self.msg.len() + 2 * self.ttl_offsets.len()
+    }
+
+    /// The RCODE stored in the message header.
+    pub fn rcode(&self) -> u8 {
+        self.msg.get(3).map_or(0, |b| b & 0x0f)
+    }
+}
+
+/// The result of scrubbing: the stored answer and how many records were thrown away.
+#[derive(Clone, Debug)]
+pub struct Scrubbed {
+    /// The answer to store and serve.
+    pub answer: StoredAnswer,
+    /// Records of the response that were not kept (out of chain, authority, additional).
+    pub dropped: usize,
+}
+
+/// Scrubs `reply` (already matched to our question `qname`/`qtype`/`qclass`) into a stored
+/// answer. `canonical` is the lowercased wire form of the qname.
+pub fn scrub(
+    reply: &Message<'_>,
+    canonical: &[u8],
+    qtype: u16,
+    qclass: u16,
+    policy: &TtlPolicy,
+) -> Result<Scrubbed, Unusable> {
+    let rc = reply.rcode();
+    if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
+        return Err(Unusable::Rcode(rc));
+    }
+    let qname = reply
+        .question()
+        .map(|q| q.name)
+        .ok_or(Unusable::Rcode(rc))?;
+    let answers: Vec<Record<'_>> = reply.answers().collect();
+    let mut chain: Vec<usize> = Vec::new();
+    let mut current = qname;
+    let mut links = 0;
+    let mut positive = false;
+    loop {
+        let mut cname_target: Option<(usize, Name<'_>)> = None;
+        let before = chain.len();
+        for (i, rr) in answers.iter().enumerate() {
+            if rr.class != qclass || !rr.name.eq_ignore_case(&current) {
+                continue;
+            }
+            let wanted = rr.rtype == qtype
+                || (qtype == rtype::ANY && !matches!(rr.rtype, rtype::OPT | rtype::DNAME));
+            if wanted {
+                chain.push(i);
+            } else if rr.rtype == rtype::CNAME
+                && cname_target.is_none()
+                && let RData::Cname(target) = rr.data()
+            {
+                cname_target = Some((i, target));
+            }
+        }
+        if chain.len() > before {
+            positive = true;
+            break;
+        }
+        let Some((i, target)) = cname_target else {
+            break;
+        };
+        links += 1;
+        if links > MAX_CHAIN {
+            return Err(Unusable::ChainTooLong);
+        }
+        chain.push(i);
+        current = target;
+    }
+    let kind = match (positive, rc) {
+        (true, _) => AnswerKind::Positive,
+        (false, rcode::NXDOMAIN) => AnswerKind::NxDomain,
+        (false, _) => AnswerKind::NoData,
+    };
+    let soa = if positive {
+        None
+    } else {
+        reply.authority().find(|rr| {
+            rr.rtype == rtype::SOA && rr.class == qclass && is_at_or_below(&current, &rr.name)
+        })
+    };
+    let kept = chain.len() + usize::from(soa.is_some());
+    let total = answers.len()
+        + usize::from(reply.header().count(Section::Authority))
+        + reply
+            .additional()
+            .filter(|rr| rr.rtype != rtype::OPT)
+            .count();
+    let dropped = total.saturating_sub(kept);
+
+    // Re-encode: lowercased question, chain records, SOA; names compressed against this message.
+    let encode = |e: WireError| Unusable::Encode(e);
+    let mut buf = BytesMut::with_capacity(reply.as_bytes().len() + 16);
+    let qname_lc = Name::from_wire(canonical).map_err(encode)?;
+    let mut b = MessageBuilder::new(&mut buf).map_err(encode)?;
+    b.set_flags(Flags::QR | Flags::RA);
+    b.set_rcode(if kind == AnswerKind::NxDomain {
+        rcode::NXDOMAIN
+    } else {
+        rcode::NOERROR
+    });
+    b.question(&qname_lc, qtype, qclass).map_err(encode)?;
+    for &i in &chain {
+        b.copy_record(Section::Answer, &answers[i])
+            .map_err(encode)?;
+    }
+    if let Some(soa) = &soa {
+        b.copy_record(Section::Authority, soa).map_err(encode)?;
+    }
+    b.finish().map_err(encode)?;
+
+    let (ttl_offsets, ttl, question_end) = clamp_ttls(&mut buf, policy).map_err(encode)?;
+    let cacheable = ttl > 0 && (kind == AnswerKind::Positive || soa.is_some());
+    Ok(Scrubbed {
+        answer: StoredAnswer {
+            msg: buf.freeze(),
+            ttl_offsets,
+            ttl,
+            kind,
+            cacheable,
+            question_end,
+        },
+        dropped,
+    })
+}
+
+/// Rewrites the TTLs of the freshly built message `buf`: positive records clamped and unified
+/// per RRset type, the negative SOA set to min(SOA TTL, MINIMUM) and clamped. Returns the TTL
+/// offsets, the smallest TTL, and the end of the question.
+fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Box<[u16]>, u32, u16), WireError> {
+    let mut plan: Vec<(usize, u32)> = Vec::new();
+    let mut per_type: Vec<(u16, u32)> = Vec::new();
+    let question_end;
+    {
+        let msg = Message::parse(buf)?;
+        question_end = msg.question().map_or(HEADER_LEN, |q| q.end);
+        for rr in msg.answers() {
+            let ttl = rr.ttl.clamp(p.min_ttl, p.max_ttl.max(p.min_ttl));
+            plan.push((rr.ttl_offset, ttl));
+            if rr.rtype != rtype::CNAME {
+                let room = per_type.len() < MAX_UNIFIED_TYPES;
+                match per_type.iter_mut().find(|(t, _)| *t == rr.rtype) {
+                    Some((_, min)) => *min = (*min).min(ttl),
+                    None if room => per_type.push((rr.rtype, ttl)),
+                    None => {}
+                }
+            }
+        }
+        // Unify each RRset of the terminal name to its smallest TTL (RFC 2181 §5.2).
+        for (rr, (_, ttl)) in msg.answers().zip(plan.iter_mut()) {
+            if let Some((_, min)) = per_type.iter().find(|(t, _)| *t == rr.rtype)
+                && rr.rtype != rtype::CNAME
+            {
+                *ttl = *min;
+            }
+        }
+        for rr in msg.authority() {
+            let negative = match rr.data() {
+                RData::Soa(soa) => rr.ttl.min(soa.minimum),
+                _ => rr.ttl,
+            };
+            let ttl = negative.clamp(p.min_ncache_ttl, p.max_ncache_ttl.max(p.min_ncache_ttl));
+            plan.push((rr.ttl_offset, ttl));
+        }
+    }
+    let mut offsets = Vec::with_capacity(plan.len());
+    let mut min_ttl = u32::MAX;
+    for (at, ttl) in plan {
+        let dst = buf.get_mut(at..at + 4).ok_or(WireError::RecordTruncated)?;
+        dst.copy_from_slice(&ttl.to_be_bytes());
+        offsets.push(u16::try_from(at).map_err(|_| WireError::NoSpace)?);
+        min_ttl = min_ttl.min(ttl);
+    }
+    if offsets.is_empty() {
+        min_ttl = 0;
+    }
+    let qend = u16::try_from(question_end).map_err(|_| WireError::NoSpace)?;
+    Ok((offsets.into_boxed_slice(), min_ttl, qend))
+}
+
+/// Whether `name` equals `ancestor` or lies below it (case-insensitive, label-wise).
+pub fn is_at_or_below(name: &Name<'_>, ancestor: &Name<'_>) -> bool {
+    let (n, a) = (name.label_count(), ancestor.label_count());
+    n >= a
+        && name
+            .labels()
+            .skip(n - a)
+            .zip(ancestor.labels())
+            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Raw;
+
+    fn canon(text: &str) -> Vec<u8> {
+        let n = crate::wire::NameBuf::from_text(text).unwrap();
+        let mut out = [0u8; 255];
+        let len = n.as_name().write_canonical(&mut out).unwrap();
+        out[..len].to_vec()
+    }
+
+    #[test]
+    fn subdomain_check_is_label_wise() {
+        let a = crate::wire::NameBuf::from_text("www.Example.com").unwrap();
+        let b = crate::wire::NameBuf::from_text("example.COM").unwrap();
+        let c = crate::wire::NameBuf::from_text("ample.com").unwrap();
+        assert!(is_at_or_below(&a.as_name(), &b.as_name()));
+        assert!(!is_at_or_below(&a.as_name(), &c.as_name()));
+        assert!(!is_at_or_below(&b.as_name(), &a.as_name()));
+        assert!(is_at_or_below(&b.as_name(), &Name::ROOT));
+    }
+
+    #[test]
+    fn keeps_chain_drops_the_rest_and_unifies_ttls() {
+        // www -> web (CNAME 300); web A 60 and A 90; an unrelated A; NS + glue.
+        let bytes = Raw::header(1, 0x8180, [1, 5, 1, 1])
+            .name("www.example.com")
+            .u16(1)
+            .u16(1)
+            .name_ptr("", 12)
+            .rr(5, 1, 300, &[3, b'w', b'e', b'b', 0xc0, 16])
+            .name("web.example.com")
+            .rr(1, 1, 60, &[192, 0, 2, 7])
+            .name("web.example.com")
+            .rr(1, 1, 90, &[192, 0, 2, 8])
+            .name("evil.example.org")
+            .rr(1, 1, 99999, &[6, 6, 6, 6])
+            .name("WEB.example.com")
+            .rr(28, 1, 60, &[0; 16])
+            .name("example.com")
+            .rr(2, 1, 3600, &[2, b'n', b's', 0])
+            .name("ns")
+            .rr(1, 1, 3600, &[6, 6, 6, 7])
+            .0;
+        let msg = Message::parse(&bytes).unwrap();
+        let s = scrub(&msg, &canon("www.example.com"), 1, 1, &TtlPolicy::default()).unwrap();
+        assert_eq!(s.dropped, 4);
+        let a = &s.answer;
+        assert_eq!(
+            (a.kind, a.ttl, a.cacheable),
+            (AnswerKind::Positive, 60, true)
+        );
+        let out = Message::parse(&a.msg).unwrap();
+        let ttls: Vec<u32> = out.answers().map(|r| r.ttl).collect();
+        assert_eq!(ttls, [300, 60, 60]);
+        assert_eq!(out.header().count(Section::Authority), 0);
+        assert!(!a.msg.windows(4).any(|w| w == [6, 6, 6, 6]));
+    }
+
+    #[test]
+    fn negative_ttl_is_min_of_soa_ttl_and_minimum_and_clamped() {
+        let soa = |ttl: u32, minimum: u32| {
+            let mut s = Raw::default().name("ns.example").name("admin.example");
+            for n in [1u32, 2, 3, 4, minimum] {
+                s = s.u32(n);
+            }
+            Raw::header(2, 0x8183, [1, 0, 1, 0])
+                .name("nope.example")
+                .u16(1)
+                .u16(1)
+                .name("example")
+                .rr(6, 1, ttl, &s.0)
+                .0
+        };
+        let p = TtlPolicy {
+            max_ncache_ttl: 500,
+            ..TtlPolicy::default()
+        };
+        for (ttl, min, want) in [(900, 60, 60), (30, 60, 30), (9000, 7000, 500)] {
+            let bytes = soa(ttl, min);
+            let msg = Message::parse(&bytes).unwrap();
+            let s = scrub(&msg, &canon("nope.example"), 1, 1, &p).unwrap();
+            assert_eq!(s.answer.kind, AnswerKind::NxDomain);
+            assert_eq!(s.answer.ttl, want);
+            assert!(s.answer.cacheable);
+        }
+        // An SOA of an unrelated zone does not count: not cacheable.
+        let bytes = Raw::header(2, 0x8183, [1, 0, 1, 0])
+            .name("nope.example")
+            .u16(1)
+            .u16(1)
+            .name("other")
+            .rr(6, 1, 60, &{
+                let mut s = Raw::default().name("a").name("b");
+                for n in [1u32, 2, 3, 4, 5] {
+                    s = s.u32(n);
+                }
+                s.0
+            })
+            .0;
+        let msg = Message::parse(&bytes).unwrap();
+        let s = scrub(&msg, &canon("nope.example"), 1, 1, &p).unwrap();
+        assert!(!s.answer.cacheable);
+        assert_eq!(
+            Message::parse(&s.answer.msg)
+                .unwrap()
+                .header()
+                .count(Section::Authority),
+            0
+        );
+    }
+
+    #[test]
+    fn cname_loop_and_long_chain_are_unusable() {
+        let mut r = Raw::header(3, 0x8180, [1, 2, 0, 0])
+            .name("a.x")
+            .u16(1)
+            .u16(1);
+        r = r.name("a.x").rr(5, 1, 60, &[1, b'b', 1, b'x', 0]);
+        r = r.name("b.x").rr(5, 1, 60, &[1, b'a', 1, b'x', 0]);
+        let msg = Message::parse(&r.0).unwrap();
+        let err = scrub(&msg, &canon("a.x"), 1, 1, &TtlPolicy::default()).unwrap_err();
+        assert_eq!(err, Unusable::ChainTooLong);
+        let servfail = Raw::header(3, 0x8182, [1, 0, 0, 0])
+            .name("a.x")
+            .u16(1)
+            .u16(1)
+            .0;
+        let msg = Message::parse(&servfail).unwrap();
+        let err = scrub(&msg, &canon("a.x"), 1, 1, &TtlPolicy::default()).unwrap_err();
+        assert_eq!(err, Unusable::Rcode(2));
+    }
+}
