@@ -5,3 +5,5 @@
 //! sockets, signals and logging, and nothing else. See [`io`] for the loop.
 
 pub mod io;
+pub mod lvsd;
+pub mod named;

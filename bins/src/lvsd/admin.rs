@@ -1,0 +1,522 @@
+//! The ipvsadm-style administration commands: parsing (shared by `lvsadm` and the daemon's
+//! control socket), applying them to a [`Table`], and ipvsadm's `-L -n` and `-S` output.
+//!
+//! # The control protocol
+//!
+//! The client connects to lvsd's Unix socket and writes one command per line, each in
+//! ipvsadm's own syntax (`-A -t 127.0.0.1:80 -s wlc`, `-a -t ... -r ... -m -w 2`, `-L -n`,
+//! `--stats`, `-S -n` ...), then shuts down its write half. lvsd runs the lines in order and
+//! stops at the first error. Its reply is a status line, `OK` or `ERR <message>`, followed by
+//! the output of the commands (listings), after which it closes the connection. Requests are
+//! limited to [`MAX_REQUEST`] bytes. `lvsadm -R` sends ipvsadm-save lines this way.
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+use lvs_core::Instant;
+use lvs_core::service::Persistence;
+use lvs_sched::SchedFlags;
+
+use super::config::{
+    Protocol, RealSpec, ServiceSpec, SvcKey, check_scheduler, mask_text, parse_netmask,
+};
+use super::table::{Counters, Service, Table};
+
+/// The largest request the control socket accepts.
+pub const MAX_REQUEST: usize = 1 << 20;
+
+/// `lvsadm`'s command line: the ipvsadm subset lvsd supports.
+#[derive(Debug, Clone, Parser, Default)]
+#[command(
+    name = "lvsadm",
+    version,
+    about = "Administer a running lvsd (proxy-mode IP virtual server) like ipvsadm",
+    group(ArgGroup::new("cmd").required(true).args([
+        "add_service", "edit_service", "delete_service", "clear", "add_server",
+        "edit_server", "delete_server", "list", "save", "restore",
+    ]))
+)]
+pub struct AdminArgs {
+    /// Add a virtual service.
+    #[arg(short = 'A', long = "add-service")]
+    pub add_service: bool,
+    /// Edit a virtual service.
+    #[arg(short = 'E', long = "edit-service")]
+    pub edit_service: bool,
+    /// Delete a virtual service.
+    #[arg(short = 'D', long = "delete-service")]
+    pub delete_service: bool,
+    /// Clear the whole table.
+    #[arg(short = 'C', long = "clear")]
+    pub clear: bool,
+    /// Add a real server to a service.
+    #[arg(short = 'a', long = "add-server")]
+    pub add_server: bool,
+    /// Edit a real server.
+    #[arg(short = 'e', long = "edit-server")]
+    pub edit_server: bool,
+    /// Delete a real server.
+    #[arg(short = 'd', long = "delete-server")]
+    pub delete_server: bool,
+    /// List the table.
+    #[arg(short = 'L', visible_short_alias = 'l', long = "list")]
+    pub list: bool,
+    /// Print the table as ipvsadm-save rules.
+    #[arg(short = 'S', long = "save")]
+    pub save: bool,
+    /// Restore rules in ipvsadm-save format from standard input.
+    #[arg(short = 'R', long = "restore")]
+    pub restore: bool,
+    /// TCP service address:port.
+    #[arg(short = 't', long = "tcp-service", value_name = "ADDR:PORT")]
+    pub tcp: Option<SocketAddr>,
+    /// UDP service address:port.
+    #[arg(short = 'u', long = "udp-service", value_name = "ADDR:PORT")]
+    pub udp: Option<SocketAddr>,
+    /// Scheduler (default wlc).
+    #[arg(short = 's', long = "scheduler")]
+    pub scheduler: Option<String>,
+    /// Scheduler flags (sh-fallback,sh-port,mh-fallback,mh-port).
+    #[arg(short = 'b', long = "sched-flags")]
+    pub sched_flags: Option<String>,
+    /// Persistence timeout in seconds (default 300).
+    #[arg(short = 'p', long = "persistent", num_args = 0..=1, default_missing_value = "300")]
+    pub persistent: Option<u32>,
+    /// Persistence netmask (dotted IPv4 mask or prefix length).
+    #[arg(short = 'M', long = "netmask")]
+    pub netmask: Option<String>,
+    /// Real server address:port.
+    #[arg(short = 'r', long = "real-server", value_name = "ADDR:PORT")]
+    pub real: Option<SocketAddr>,
+    /// Weight (default 1).
+    #[arg(short = 'w', long = "weight")]
+    pub weight: Option<u32>,
+    /// Upper connection threshold.
+    #[arg(short = 'x', long = "u-threshold")]
+    pub upper: Option<u32>,
+    /// Lower connection threshold.
+    #[arg(short = 'y', long = "l-threshold")]
+    pub lower: Option<u32>,
+    /// Masquerading (the only forwarding lvsd's proxy mode has; the default).
+    #[arg(short = 'm', long = "masquerading")]
+    pub masq: bool,
+    /// Direct routing (not available in proxy mode).
+    #[arg(short = 'g', long = "gatewaying")]
+    pub gatewaying: bool,
+    /// IP-in-IP tunnelling (not available in proxy mode).
+    #[arg(short = 'i', long = "ipip")]
+    pub ipip: bool,
+    /// Numeric output (lvsd always prints addresses numerically).
+    #[arg(short = 'n', long = "numeric")]
+    pub numeric: bool,
+    /// With -L: traffic counters instead of connection counts.
+    #[arg(long)]
+    pub stats: bool,
+    /// lvsd's control socket (default: the daemon's default path).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+/// One administration command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `-A`.
+    AddService(ServiceSpec),
+    /// `-E`: scheduler, flags and persistence are replaced.
+    EditService(ServiceSpec),
+    /// `-D`.
+    DeleteService(SvcKey),
+    /// `-C`.
+    Clear,
+    /// `-a`.
+    AddServer(SvcKey, RealSpec),
+    /// `-e`: weight and thresholds are replaced.
+    EditServer(SvcKey, RealSpec),
+    /// `-d`.
+    DeleteServer(SvcKey, SocketAddr),
+    /// `-L -n [--stats]`.
+    List {
+        /// `--stats`.
+        stats: bool,
+    },
+    /// `-S -n`.
+    Save,
+}
+
+impl AdminArgs {
+    /// The command these arguments ask for. `-R` is not a command (the client reads the
+    /// rules); it returns an error here.
+    pub fn command(&self) -> Result<Command, String> {
+        if self.gatewaying || self.ipip {
+            return Err("lvsd proxies connections: only masquerading (-m) is available".into());
+        }
+        let key = || -> Result<SvcKey, String> {
+            match (self.tcp, self.udp) {
+                (Some(a), None) => Ok((Protocol::Tcp, a)),
+                (None, Some(a)) => Ok((Protocol::Udp, a)),
+                (Some(_), Some(_)) => Err("give either -t or -u, not both".into()),
+                (None, None) => Err("a service is required: -t ADDR:PORT or -u ADDR:PORT".into()),
+            }
+        };
+        let real = || -> Result<RealSpec, String> {
+            let addr = self.real.ok_or("a real server is required: -r ADDR:PORT")?;
+            let weight = self.weight.unwrap_or(1);
+            if weight > i32::MAX as u32 {
+                return Err(format!("weight {weight} out of range"));
+            }
+            Ok(RealSpec {
+                addr,
+                weight,
+                upper: self.upper.unwrap_or(0),
+                lower: self.lower.unwrap_or(0),
+            })
+        };
+        Ok(if self.add_service || self.edit_service {
+            let key = key()?;
+            let mut spec = ServiceSpec::new(key, self.scheduler.as_deref().unwrap_or("wlc"));
+            spec.flags = SchedFlags::parse(self.sched_flags.as_deref().unwrap_or(""))
+                .map_err(|e| format!("-b: {e}"))?;
+            check_scheduler(&spec.scheduler, spec.flags)?;
+            if let Some(t) = self.persistent {
+                let mut p = Persistence {
+                    timeout: Duration::from_secs(u64::from(t.max(1))),
+                    ..Persistence::default()
+                };
+                if let Some(m) = &self.netmask {
+                    let len = parse_netmask(m, key.1.is_ipv6())?;
+                    if key.1.is_ipv6() {
+                        p.v6_prefix = len;
+                    } else {
+                        p.v4_prefix = len;
+                    }
+                }
+                spec.persistence = Some(p);
+            } else if self.netmask.is_some() {
+                return Err("-M needs -p".into());
+            }
+            if self.add_service {
+                Command::AddService(spec)
+            } else {
+                Command::EditService(spec)
+            }
+        } else if self.delete_service {
+            Command::DeleteService(key()?)
+        } else if self.clear {
+            Command::Clear
+        } else if self.add_server {
+            Command::AddServer(key()?, real()?)
+        } else if self.edit_server {
+            Command::EditServer(key()?, real()?)
+        } else if self.delete_server {
+            let addr = self.real.ok_or("a real server is required: -r ADDR:PORT")?;
+            Command::DeleteServer(key()?, addr)
+        } else if self.list {
+            Command::List { stats: self.stats }
+        } else if self.save {
+            Command::Save
+        } else {
+            return Err("-R reads rules from standard input; it is not a single command".into());
+        })
+    }
+}
+
+fn flag_names(sched: &str, f: SchedFlags) -> Vec<&'static str> {
+    let (a, b) = match sched {
+        "sh" => ("sh-fallback", "sh-port"),
+        "mh" => ("mh-fallback", "mh-port"),
+        _ => ("flag-1", "flag-2"),
+    };
+    let mut v = Vec::new();
+    if f.fallback {
+        v.push(a);
+    }
+    if f.port {
+        v.push(b);
+    }
+    v
+}
+
+fn service_rule(spec: &ServiceSpec) -> String {
+    let (proto, addr) = spec.key;
+    let mut s = format!("-A {} {addr} -s {}", proto.switch(), spec.scheduler);
+    let flags = flag_names(&spec.scheduler, spec.flags);
+    if !flags.is_empty() {
+        let _ = write!(s, " -b {}", flags.join(","));
+    }
+    if let Some(p) = spec.persistence {
+        let _ = write!(s, " -p {}", p.timeout.as_secs());
+        if addr.is_ipv4() && p.v4_prefix != 32 {
+            let _ = write!(s, " -M {}", mask_text(p.v4_prefix));
+        } else if addr.is_ipv6() && p.v6_prefix != 128 {
+            let _ = write!(s, " -M {}", p.v6_prefix);
+        }
+    }
+    s
+}
+
+fn real_rule(key: SvcKey, r: &RealSpec) -> String {
+    let mut s = format!(
+        "-a {} {} -r {} -m -w {}",
+        key.0.switch(),
+        key.1,
+        r.addr,
+        r.weight
+    );
+    if r.upper != 0 {
+        let _ = write!(s, " -x {}", r.upper);
+    }
+    if r.lower != 0 {
+        let _ = write!(s, " -y {}", r.lower);
+    }
+    s
+}
+
+impl Command {
+    /// The command as one line of ipvsadm arguments (what the control socket carries).
+    pub fn to_line(&self) -> String {
+        match self {
+            Self::AddService(s) => service_rule(s),
+            Self::EditService(s) => service_rule(s).replacen("-A", "-E", 1),
+            Self::DeleteService(k) => format!("-D {} {}", k.0.switch(), k.1),
+            Self::Clear => "-C".into(),
+            Self::AddServer(k, r) => real_rule(*k, r),
+            Self::EditServer(k, r) => real_rule(*k, r).replacen("-a", "-e", 1),
+            Self::DeleteServer(k, a) => format!("-d {} {} -r {a}", k.0.switch(), k.1),
+            Self::List { stats: false } => "-L -n".into(),
+            Self::List { stats: true } => "-L -n --stats".into(),
+            Self::Save => "-S -n".into(),
+        }
+    }
+}
+
+/// Parse one line of ipvsadm arguments. Blank lines and `#` comments give `Ok(None)`.
+pub fn parse_line(line: &str) -> Result<Option<Command>, String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let argv = core::iter::once("lvsadm").chain(line.split_whitespace());
+    let args = AdminArgs::try_parse_from(argv).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or("invalid arguments");
+        first.trim_start_matches("error: ").to_owned()
+    })?;
+    if args.socket.is_some() {
+        return Err("--socket is not allowed on the control socket".into());
+    }
+    args.command().map(Some)
+}
+
+/// ipvsadm's `print_largenum`: right-aligned in 9 columns, with K/M/G/T suffixes when large.
+fn largenum(out: &mut String, i: u64) {
+    let _ = match i {
+        0..100_000_000 => write!(out, "{i:9}"),
+        100_000_000..1_000_000_000 => write!(out, "{:8}K", i / 1_000),
+        1_000_000_000..100_000_000_000 => write!(out, "{:8}M", i / 1_000_000),
+        100_000_000_000..100_000_000_000_000 => write!(out, "{:8}G", i / 1_000_000_000),
+        _ => write!(out, "{:8}T", i / 1_000_000_000_000),
+    };
+}
+
+fn counters(out: &mut String, c: &Counters) {
+    for v in [c.conns, c.in_pkts, c.out_pkts, c.in_bytes, c.out_bytes] {
+        largenum(out, v);
+    }
+    out.push('\n');
+}
+
+fn service_head(s: &Service) -> String {
+    format!("{}  {}", s.spec.key.0.label(), s.spec.key.1)
+}
+
+/// `ipvsadm -L -n` (or `--stats`) for the table, in ipvsadm's column layout.
+pub fn list(t: &Table, stats: bool) -> String {
+    let mut out = String::from("IP Virtual Server version 1.2.1 (lvsd proxy mode)\n");
+    if stats {
+        let _ = writeln!(
+            out,
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        );
+    } else {
+        out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+        out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    }
+    for s in t.services() {
+        if stats {
+            let _ = write!(out, "{:<33}", service_head(s));
+            counters(&mut out, &s.stats);
+            for r in s.reals() {
+                let _ = write!(out, "  -> {:<28}", r.spec.addr.to_string());
+                counters(&mut out, &r.stats);
+            }
+            continue;
+        }
+        let _ = write!(out, "{} {}", service_head(s), s.spec.scheduler);
+        let flags = flag_names(&s.spec.scheduler, s.spec.flags);
+        if !flags.is_empty() {
+            let _ = write!(out, " ({})", flags.join(","));
+        }
+        if let Some(p) = s.spec.persistence {
+            let _ = write!(out, " persistent {}", p.timeout.as_secs());
+            if s.spec.key.1.is_ipv4() && p.v4_prefix != 32 {
+                let _ = write!(out, " mask {}", mask_text(p.v4_prefix));
+            } else if s.spec.key.1.is_ipv6() && p.v6_prefix != 128 {
+                let _ = write!(out, " mask {}", p.v6_prefix);
+            }
+        }
+        out.push('\n');
+        for r in s.reals() {
+            let (active, inactive) = s.load(r.id);
+            let _ = writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                r.spec.addr.to_string(),
+                "Masq",
+                r.effective_weight(),
+                active,
+                inactive
+            );
+        }
+    }
+    out
+}
+
+/// `ipvsadm -S -n`: rules that rebuild the table. Weights are the configured ones (a server
+/// that its health check holds down is saved with its own weight, not 0).
+pub fn save(t: &Table) -> String {
+    let mut out = String::new();
+    for s in t.services() {
+        out.push_str(&service_rule(&s.spec));
+        out.push('\n');
+        for r in s.reals() {
+            out.push_str(&real_rule(s.spec.key, &r.spec));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Apply one command to the table; listings are appended to `out`. The daemon opens and
+/// closes listeners afterwards to match the table.
+pub fn apply(t: &mut Table, cmd: &Command, now: Instant, out: &mut String) -> Result<(), String> {
+    match cmd {
+        Command::AddService(s) => t.add_service(s.clone(), now).map(drop),
+        Command::EditService(s) => t.edit_service(s.key, &s.scheduler, s.flags, s.persistence),
+        Command::DeleteService(k) => t.remove_service(*k, now),
+        Command::Clear => {
+            t.clear(now);
+            Ok(())
+        }
+        Command::AddServer(k, r) => t.add_real(*k, *r, now),
+        Command::EditServer(k, r) => t.edit_real(*k, *r),
+        Command::DeleteServer(k, a) => t.remove_real(*k, *a, now),
+        Command::List { stats } => {
+            out.push_str(&list(t, *stats));
+            Ok(())
+        }
+        Command::Save => {
+            out.push_str(&save(t));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Command {
+        parse_line(line).unwrap().unwrap()
+    }
+
+    #[test]
+    fn lines_round_trip() {
+        for line in [
+            "-A -t 127.0.0.1:80 -s wlc",
+            "-A -u [::1]:53 -s sh -b sh-fallback,sh-port -p 60 -M 64",
+            "-E -t 127.0.0.1:80 -s rr -p 300 -M 255.255.255.0",
+            "-D -t 127.0.0.1:80",
+            "-C",
+            "-a -t 127.0.0.1:80 -r 127.0.0.1:9000 -m -w 3 -x 10 -y 5",
+            "-e -t 127.0.0.1:80 -r 127.0.0.1:9000 -m -w 0",
+            "-d -u 127.0.0.1:53 -r 127.0.0.1:5353",
+            "-L -n",
+            "-L -n --stats",
+            "-S -n",
+        ] {
+            assert_eq!(cmd(line).to_line(), line);
+        }
+        assert_eq!(
+            cmd("-A -t 127.0.0.1:80 -p").to_line(),
+            "-A -t 127.0.0.1:80 -s wlc -p 300"
+        );
+        assert_eq!(parse_line("  # comment").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        for (line, want) in [
+            ("-A -s wlc", "-t ADDR:PORT"),
+            ("-A -t 1.2.3.4:80 -s bogus", "unknown scheduler"),
+            ("-a -t 1.2.3.4:80 -r 1.2.3.5:80 -g", "masquerading"),
+            ("-a -t 1.2.3.4:80", "real server is required"),
+            ("-A -t nope -s rr", "invalid value"),
+            ("-L -A", "cannot be used"),
+            ("-n", "required"),
+            ("-A -t 1.2.3.4:80 -M 24", "-M needs -p"),
+        ] {
+            let e = parse_line(line).unwrap_err();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn listing_has_ipvsadm_columns() {
+        let mut t = Table::new(1, Duration::ZERO);
+        let mut out = String::new();
+        for line in [
+            "-A -t 127.0.0.1:80 -s wrr -p 60 -M 255.255.255.0",
+            "-a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m -w 3",
+            "-a -t 127.0.0.1:80 -r 127.0.0.1:9002 -m -w 1",
+        ] {
+            apply(&mut t, &cmd(line), Instant::ZERO, &mut out).unwrap();
+        }
+        let svc = t
+            .find((Protocol::Tcp, "127.0.0.1:80".parse().unwrap()))
+            .unwrap();
+        let _open = t
+            .pick(svc, "10.0.0.1:5".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        let text = list(&t, false);
+        let want = "\
+IP Virtual Server version 1.2.1 (lvsd proxy mode)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  127.0.0.1:80 wrr persistent 60 mask 255.255.255.0
+  -> 127.0.0.1:9001               Masq    3      1          0         
+  -> 127.0.0.1:9002               Masq    1      0          0         
+";
+        assert_eq!(text, want);
+        let stats = list(&t, true);
+        assert!(stats.contains(
+            "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
+        ));
+        let row = format!("{:<33}{:>9}{:>9}", "TCP  127.0.0.1:80", 1, 0);
+        assert!(stats.contains(&row), "{stats}");
+        let saved = save(&t);
+        assert_eq!(
+            saved,
+            "-A -t 127.0.0.1:80 -s wrr -p 60 -M 255.255.255.0\n\
+             -a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m -w 3\n\
+             -a -t 127.0.0.1:80 -r 127.0.0.1:9002 -m -w 1\n"
+        );
+        let mut s = String::new();
+        largenum(&mut s, 123_456_789);
+        largenum(&mut s, 7);
+        assert_eq!(s, "  123456K        7");
+    }
+}

@@ -1,0 +1,578 @@
+//! lvsd's configuration file (TOML), parsed and validated into plain data.
+//!
+//! ```toml
+//! control = "/run/lvsd.sock"   # optional; see default_control_path()
+//! time_wait = 120               # seconds a closed TCP connection stays in InActConn (0 = none)
+//! drain_timeout = 10            # seconds SIGTERM waits for open connections
+//!
+//! [[service]]
+//! protocol = "tcp"              # or "udp"
+//! listen = "127.0.0.1:8080"
+//! scheduler = "wlc"             # any lvs-sched name
+//! flags = ""                    # ipvsadm -b flags (sh-port, mh-fallback ...)
+//! persistence = 300             # seconds; absent = no persistence
+//! netmask = "255.255.255.0"     # or a prefix length; default /32 (/128)
+//! proxy_protocol = false        # TCP: send a PROXY v2 header to the real server
+//! udp_timeout = 300             # UDP: idle seconds before a client flow is forgotten
+//! connect_timeout = 5           # TCP: seconds to wait for the real server's accept
+//!
+//! [service.health]
+//! kind = "http"                 # tcp | http | send-expect | memcached
+//! path = "/"                    # http
+//! status = 200                  # http (absent: any 2xx)
+//! send = "PING\r\n"             # send-expect (nanny escapes)
+//! expect = "+PONG"              # send-expect
+//! port = 8081                   # probe a different port than the service port
+//! interval = 2.0                # seconds
+//! timeout = 1.0
+//! rise = 2
+//! fall = 3
+//!
+//! [[service.real]]
+//! address = "127.0.0.1:9001"
+//! weight = 3                    # default 1
+//! upper = 0                     # upper connection threshold, 0 = none
+//! lower = 0
+//! ```
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::path::PathBuf;
+
+use lvs_core::health::{CheckConfig, HttpCheck, ProbeSpec, SendExpect};
+use lvs_core::service::Persistence;
+use lvs_sched::SchedFlags;
+use serde::Deserialize;
+
+/// The transport of a virtual service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// TCP (`ipvsadm -t`).
+    Tcp,
+    /// UDP (`ipvsadm -u`).
+    Udp,
+}
+
+impl Protocol {
+    /// ipvsadm's column text: `TCP` / `UDP`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+        }
+    }
+
+    /// ipvsadm's switch: `-t` / `-u`.
+    pub fn switch(self) -> &'static str {
+        match self {
+            Self::Tcp => "-t",
+            Self::Udp => "-u",
+        }
+    }
+}
+
+/// A virtual service's identity: protocol and listen address.
+pub type SvcKey = (Protocol, SocketAddr);
+
+/// A real server as configured (`ipvsadm -a -r ADDR -w W -x U -y L`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealSpec {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// Weight (0 = quiesced).
+    pub weight: u32,
+    /// Upper connection threshold (0 = none).
+    pub upper: u32,
+    /// Lower connection threshold (0 = none).
+    pub lower: u32,
+}
+
+/// What a health check probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// TCP connect.
+    Tcp,
+    /// HTTP GET.
+    Http(HttpCheck),
+    /// Send a string, match the reply's start.
+    SendExpect(SendExpect),
+    /// memcached `version`.
+    Memcached,
+}
+
+/// The health check of every real server of one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSpec {
+    /// The probe.
+    pub kind: ProbeKind,
+    /// Probe this port instead of the real server's.
+    pub port: Option<u16>,
+    /// Time between probe starts.
+    pub interval: Duration,
+    /// Probe timeout.
+    pub timeout: Duration,
+    /// Passes that bring a server up.
+    pub rise: u32,
+    /// Failures that take a server down.
+    pub fall: u32,
+}
+
+impl HealthSpec {
+    /// The [`CheckConfig`] for one real server; `alpha` starts it down.
+    pub fn check_for(&self, real: SocketAddr, alpha: bool) -> CheckConfig {
+        let target = SocketAddr::new(real.ip(), self.port.unwrap_or(real.port()));
+        let probe = match &self.kind {
+            ProbeKind::Tcp => ProbeSpec::Tcp,
+            ProbeKind::Http(h) => ProbeSpec::Http(h.clone()),
+            ProbeKind::SendExpect(s) => ProbeSpec::SendExpect(s.clone()),
+            ProbeKind::Memcached => ProbeSpec::Memcached,
+        };
+        let mut c = CheckConfig::new(target, probe);
+        c.interval = self.interval;
+        c.timeout = self.timeout;
+        c.rise = self.rise;
+        c.fall = self.fall;
+        c.alpha = alpha;
+        c
+    }
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Protocol and listen address.
+    pub key: SvcKey,
+    /// Scheduler name.
+    pub scheduler: String,
+    /// Scheduler flags.
+    pub flags: SchedFlags,
+    /// Client persistence.
+    pub persistence: Option<Persistence>,
+    /// Send a PROXY protocol v2 header to the real server (TCP).
+    pub proxy_protocol: bool,
+    /// Idle timeout of a UDP client flow.
+    pub udp_timeout: Duration,
+    /// How long a TCP connect to a real server may take.
+    pub connect_timeout: Duration,
+    /// Health check for every real server.
+    pub health: Option<HealthSpec>,
+    /// Real servers in list order.
+    pub reals: Vec<RealSpec>,
+}
+
+impl ServiceSpec {
+    /// A service with no real servers, no persistence and no health check.
+    pub fn new(key: SvcKey, scheduler: &str) -> Self {
+        Self {
+            key,
+            scheduler: scheduler.to_owned(),
+            flags: SchedFlags::default(),
+            persistence: None,
+            proxy_protocol: false,
+            udp_timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(5),
+            health: None,
+            reals: Vec::new(),
+        }
+    }
+}
+
+/// The whole daemon configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Control socket path; `None` uses [`default_control_path`].
+    pub control: Option<PathBuf>,
+    /// How long a closed TCP connection is still counted as inactive (IPVS TIME_WAIT).
+    pub time_wait: Duration,
+    /// How long SIGTERM waits for open connections.
+    pub drain_timeout: Duration,
+    /// Virtual services in order.
+    pub services: Vec<ServiceSpec>,
+}
+
+/// A configuration that cannot be used; the message names the place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// The control socket path when the configuration names none: `/run/lvsd.sock` for root,
+/// else `$XDG_RUNTIME_DIR/lvsd.sock`, else `/tmp/lvsd-<uid>.sock`.
+pub fn default_control_path() -> PathBuf {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return PathBuf::from("/run/lvsd.sock");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("lvsd.sock"),
+        _ => PathBuf::from(format!("/tmp/lvsd-{uid}.sock")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    control: Option<PathBuf>,
+    time_wait: Option<f64>,
+    drain_timeout: Option<f64>,
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    protocol: Option<String>,
+    listen: String,
+    scheduler: Option<String>,
+    flags: Option<String>,
+    persistence: Option<u32>,
+    netmask: Option<String>,
+    #[serde(default)]
+    proxy_protocol: bool,
+    udp_timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    health: Option<RawHealth>,
+    #[serde(default)]
+    real: Vec<RawReal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    kind: String,
+    path: Option<String>,
+    host: Option<String>,
+    status: Option<u16>,
+    send: Option<String>,
+    expect: Option<String>,
+    port: Option<u16>,
+    interval: Option<f64>,
+    timeout: Option<f64>,
+    rise: Option<u32>,
+    fall: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReal {
+    address: String,
+    weight: Option<u32>,
+    upper: Option<u32>,
+    lower: Option<u32>,
+}
+
+fn seconds(
+    v: Option<f64>,
+    default: f64,
+    what: &str,
+    zero_ok: bool,
+) -> Result<Duration, ConfigError> {
+    let s = v.unwrap_or(default);
+    if !s.is_finite() || s < 0.0 || (s == 0.0 && !zero_ok) || s > 1.0e7 {
+        return err(format!("{what}: {s} is not a valid number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+/// Parse `-M` / `netmask`: a dotted IPv4 mask (contiguous) or a prefix length. Returns the
+/// prefix length for the service's address family.
+pub fn parse_netmask(s: &str, v6: bool) -> Result<u8, String> {
+    let max = if v6 { 128 } else { 32 };
+    if let Ok(n) = s.parse::<u8>() {
+        if n > max {
+            return Err(format!("netmask /{n} is longer than {max} bits"));
+        }
+        return Ok(n);
+    }
+    if v6 {
+        return Err(format!("netmask {s:?}: IPv6 takes a prefix length"));
+    }
+    let m: core::net::Ipv4Addr = s
+        .parse()
+        .map_err(|_| format!("netmask {s:?} is neither a mask nor a prefix length"))?;
+    let bits = u32::from(m);
+    let len = bits.leading_ones();
+    if bits.checked_shl(len).unwrap_or(0) != 0 {
+        return Err(format!("netmask {s} is not contiguous"));
+    }
+    Ok(len as u8)
+}
+
+/// ipvsadm's spelling of an IPv4 persistence mask (`255.255.255.0`).
+pub fn mask_text(prefix: u8) -> String {
+    let bits = u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0);
+    core::net::Ipv4Addr::from(bits).to_string()
+}
+
+fn parse_addr(s: &str, what: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| ConfigError(format!("{what}: {s:?} is not ADDRESS:PORT")))
+}
+
+/// Check a scheduler name and flags by building it once.
+pub fn check_scheduler(name: &str, flags: SchedFlags) -> Result<(), String> {
+    let rng: rand_chacha::ChaCha8Rng = rand::SeedableRng::seed_from_u64(0);
+    lvs_sched::by_name(name, flags, 0, rng)
+        .map(drop)
+        .map_err(|e| format!("scheduler {name:?}: {e}"))
+}
+
+fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
+    let kind = match raw.kind.as_str() {
+        "tcp" => ProbeKind::Tcp,
+        "http" => {
+            let mut h = HttpCheck::get(raw.path.clone().unwrap_or_else(|| "/".into()));
+            h.host = raw.host.clone();
+            h.status = raw.status;
+            ProbeKind::Http(h)
+        }
+        "send-expect" => {
+            let port = raw.port.unwrap_or(0);
+            ProbeKind::SendExpect(SendExpect::nanny(
+                port,
+                raw.send.as_deref(),
+                raw.expect.as_deref(),
+                false,
+            ))
+        }
+        "memcached" => ProbeKind::Memcached,
+        other => {
+            return err(format!(
+                "{svc}: health kind {other:?} (known: tcp http send-expect memcached)"
+            ));
+        }
+    };
+    let h = HealthSpec {
+        kind,
+        port: raw.port,
+        interval: seconds(raw.interval, 2.0, &format!("{svc}: health.interval"), false)?,
+        timeout: seconds(raw.timeout, 1.0, &format!("{svc}: health.timeout"), false)?,
+        rise: raw.rise.unwrap_or(1),
+        fall: raw.fall.unwrap_or(3),
+    };
+    if h.rise == 0 || h.fall == 0 {
+        return err(format!("{svc}: health rise and fall must be at least 1"));
+    }
+    Ok(h)
+}
+
+fn service(raw: RawService) -> Result<ServiceSpec, ConfigError> {
+    let listen = parse_addr(&raw.listen, "listen")?;
+    let protocol = match raw.protocol.as_deref().unwrap_or("tcp") {
+        "tcp" | "TCP" => Protocol::Tcp,
+        "udp" | "UDP" => Protocol::Udp,
+        other => return err(format!("service {listen}: protocol {other:?} (tcp or udp)")),
+    };
+    let name = format!("service {} {listen}", protocol.label());
+    let mut s = ServiceSpec::new(
+        (protocol, listen),
+        raw.scheduler.as_deref().unwrap_or("wlc"),
+    );
+    s.flags = SchedFlags::parse(raw.flags.as_deref().unwrap_or(""))
+        .map_err(|e| ConfigError(format!("{name}: flags: {e}")))?;
+    check_scheduler(&s.scheduler, s.flags).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+    if let Some(timeout) = raw.persistence {
+        let mut p = Persistence {
+            timeout: Duration::from_secs(u64::from(timeout.max(1))),
+            ..Persistence::default()
+        };
+        if let Some(m) = &raw.netmask {
+            let v6 = listen.is_ipv6();
+            let len = parse_netmask(m, v6).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            if v6 {
+                p.v6_prefix = len;
+            } else {
+                p.v4_prefix = len;
+            }
+        }
+        s.persistence = Some(p);
+    } else if raw.netmask.is_some() {
+        return err(format!("{name}: netmask needs persistence"));
+    }
+    if raw.proxy_protocol && protocol == Protocol::Udp {
+        return err(format!("{name}: proxy_protocol is for TCP services"));
+    }
+    s.proxy_protocol = raw.proxy_protocol;
+    s.udp_timeout = seconds(
+        raw.udp_timeout,
+        300.0,
+        &format!("{name}: udp_timeout"),
+        false,
+    )?;
+    s.connect_timeout = seconds(
+        raw.connect_timeout,
+        5.0,
+        &format!("{name}: connect_timeout"),
+        false,
+    )?;
+    s.health = raw.health.map(|h| health(h, &name)).transpose()?;
+    for r in raw.real {
+        let addr = parse_addr(&r.address, &format!("{name}: real"))?;
+        let weight = r.weight.unwrap_or(1);
+        if weight > i32::MAX as u32 {
+            return err(format!("{name}: real {addr}: weight {weight} out of range"));
+        }
+        if s.reals.iter().any(|x| x.addr == addr) {
+            return err(format!("{name}: real {addr} listed twice"));
+        }
+        s.reals.push(RealSpec {
+            addr,
+            weight,
+            upper: r.upper.unwrap_or(0),
+            lower: r.lower.unwrap_or(0),
+        });
+    }
+    Ok(s)
+}
+
+impl Config {
+    /// Parse and validate a configuration file's text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim().to_owned()))?;
+        let mut services: Vec<ServiceSpec> = Vec::new();
+        for rs in raw.service {
+            let s = service(rs)?;
+            if services.iter().any(|o| o.key == s.key) {
+                return err(format!(
+                    "service {} {} defined twice",
+                    s.key.0.label(),
+                    s.key.1
+                ));
+            }
+            services.push(s);
+        }
+        Ok(Self {
+            control: raw.control,
+            time_wait: seconds(raw.time_wait, 120.0, "time_wait", true)?,
+            drain_timeout: seconds(raw.drain_timeout, 10.0, "drain_timeout", true)?,
+            services,
+        })
+    }
+
+    /// Read and parse a file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// The control socket path to use.
+    pub fn control_path(&self) -> PathBuf {
+        self.control.clone().unwrap_or_else(default_control_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+        control = "/tmp/x.sock"
+        time_wait = 0
+        [[service]]
+        listen = "127.0.0.1:8080"
+        scheduler = "wrr"
+        persistence = 60
+        netmask = "255.255.255.0"
+        proxy_protocol = true
+        [service.health]
+        kind = "http"
+        path = "/health"
+        status = 204
+        interval = 0.5
+        fall = 2
+        [[service.real]]
+        address = "127.0.0.1:9001"
+        weight = 3
+        [[service.real]]
+        address = "127.0.0.1:9002"
+        upper = 10
+        [[service]]
+        protocol = "udp"
+        listen = "[::1]:53"
+        scheduler = "rr"
+        udp_timeout = 30
+    "#;
+
+    #[test]
+    fn full_config_parses() {
+        let c = Config::parse(FULL).unwrap();
+        assert_eq!(c.control_path(), PathBuf::from("/tmp/x.sock"));
+        assert_eq!(c.time_wait, Duration::ZERO);
+        let s = &c.services[0];
+        assert_eq!(s.key, (Protocol::Tcp, "127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(s.persistence.unwrap().v4_prefix, 24);
+        assert_eq!(s.persistence.unwrap().timeout, Duration::from_secs(60));
+        assert!(s.proxy_protocol);
+        let h = s.health.as_ref().unwrap();
+        assert_eq!(h.interval, Duration::from_millis(500));
+        assert_eq!((h.rise, h.fall), (1, 2));
+        let ProbeKind::Http(http) = &h.kind else {
+            panic!("http expected")
+        };
+        assert_eq!((http.path.as_str(), http.status), ("/health", Some(204)));
+        assert_eq!(s.reals[0].weight, 3);
+        assert_eq!((s.reals[1].weight, s.reals[1].upper), (1, 10));
+        let u = &c.services[1];
+        assert_eq!(u.key.0, Protocol::Udp);
+        assert_eq!(u.udp_timeout, Duration::from_secs(30));
+        let check = h.check_for("127.0.0.1:9001".parse().unwrap(), true);
+        assert!(check.alpha && check.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_configs_are_rejected_with_a_reason() {
+        let cases = [
+            ("[[service]]\nlisten = \"nope\"", "ADDRESS:PORT"),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\nscheduler = \"xx\"",
+                "unknown scheduler",
+            ),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\n[[service]]\nlisten = \"127.0.0.1:1\"",
+                "twice",
+            ),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\nnetmask = \"24\"",
+                "needs persistence",
+            ),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\npersistence = 1\nnetmask = \"255.0.255.0\"",
+                "contiguous",
+            ),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\n[service.health]\nkind = \"icmp\"",
+                "health kind",
+            ),
+            (
+                "[[service]]\nlisten = \"127.0.0.1:1\"\n[service.health]\nkind = \"tcp\"\ninterval = 0",
+                "seconds",
+            ),
+            ("bogus = 1", "unknown field"),
+        ];
+        for (text, want) in cases {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.0.contains(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn netmasks() {
+        assert_eq!(parse_netmask("255.255.255.0", false), Ok(24));
+        assert_eq!(parse_netmask("16", false), Ok(16));
+        assert_eq!(parse_netmask("64", true), Ok(64));
+        assert!(parse_netmask("33", false).is_err());
+        assert!(parse_netmask("255.255.255.0", true).is_err());
+        assert_eq!(mask_text(24), "255.255.255.0");
+        assert_eq!(mask_text(0), "0.0.0.0");
+        assert_eq!(mask_text(32), "255.255.255.255");
+    }
+}

@@ -1,0 +1,31 @@
+//! `lvsd`, the director you can run without root: a proxy-mode IP virtual server.
+//!
+//! It accepts connections on each virtual service's address, picks a real server with any
+//! lvs-sched scheduler (the same `wlc`, `wrr`, `sh`, `mh`, `maglev` ... as the packet-mode
+//! director), and splices the bytes both ways; UDP services relay per-client flows. Health
+//! checks from [`lvs_core::health`] quiesce dead servers (weight 0) and restore them when they
+//! come back. `lvsadm` administers it over a Unix socket with ipvsadm's own syntax and
+//! output.
+//!
+//! * [`config`]: the TOML configuration.
+//! * [`table`]: services, schedulers, persistence, health state and counters (no sockets).
+//! * [`admin`]: ipvsadm commands, the control protocol, `-L -n` and `-S` output.
+//! * [`splice`]: bounded, half-close-aware byte pumping; the PROXY v2 header.
+//! * [`probe`]: health probes run non-blockingly in the loop.
+//! * [`daemon`]: the mio loop tying it together (signals: SIGTERM drains, SIGHUP reloads).
+//! * [`demo`]: `lvsd --demo`, a self-contained tour.
+//!
+//! Counting follows IPVS: a proxied TCP connection is *active* while open and then *inactive*
+//! for `time_wait` (IPVS's TIME_WAIT, 120 s by default), so least-connection schedulers see
+//! recent short connections as IPVS does; UDP flows are inactive.
+
+pub mod admin;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod probe;
+pub mod splice;
+pub mod table;
+
+pub use config::Config;
+pub use daemon::{Daemon, StopHandle, control_request};

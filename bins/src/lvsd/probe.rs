@@ -1,0 +1,253 @@
+//! Running the health probes the checker asks for, non-blockingly, in the daemon's own loop:
+//! a non-blocking connect, an optional request, a bounded read, and a pure judge from
+//! [`lvs_core::health::judge`].
+
+use std::io::{self, Read, Write};
+
+use lvs_core::Instant;
+use lvs_core::health::judge::{self, MEMCACHED_VERSION};
+use lvs_core::health::{FailReason, HttpCheck, ProbeResult, ProbeSpec};
+use mio::net::TcpStream;
+
+use super::table::ProbeRequest;
+
+/// The most response bytes a probe reads (HTTP bodies beyond are not needed for status and
+/// are cut; a digest check over a longer body fails).
+pub const MAX_RESPONSE: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+enum Goal {
+    /// Pass on connect.
+    Connect,
+    /// Read `len` bytes (or to EOF) and match.
+    Expect { expect: Vec<u8>, len: usize },
+    /// Pass once the request is written.
+    Written,
+    /// Read to EOF and judge as HTTP.
+    Http(HttpCheck),
+    /// Read one line and judge as memcached.
+    Memcached,
+}
+
+/// One probe in flight.
+#[derive(Debug)]
+pub struct Probe {
+    /// The check it reports to.
+    pub check: u32,
+    /// The socket.
+    pub sock: TcpStream,
+    /// When the checker gives up on it (the daemon drops it then).
+    pub deadline: Instant,
+    connected: bool,
+    request: Vec<u8>,
+    written: usize,
+    response: Vec<u8>,
+    goal: Goal,
+}
+
+impl Probe {
+    /// Start a probe: a non-blocking connect to the target. `Err` is the immediate result when
+    /// it cannot even start (the caller reports it).
+    pub fn start(req: &ProbeRequest) -> Result<Self, ProbeResult> {
+        let (request, goal) = match &req.probe {
+            ProbeSpec::Tcp => (Vec::new(), Goal::Connect),
+            ProbeSpec::SendExpect(se) => match &se.expect {
+                Some(e) => (
+                    se.send.clone(),
+                    Goal::Expect {
+                        expect: e.clone(),
+                        len: se.read_len(),
+                    },
+                ),
+                None if se.send.is_empty() => (Vec::new(), Goal::Connect),
+                None => (se.send.clone(), Goal::Written),
+            },
+            ProbeSpec::Http(h) => (judge::http_request(h, req.target), Goal::Http(h.clone())),
+            ProbeSpec::Memcached => (MEMCACHED_VERSION.to_vec(), Goal::Memcached),
+            other => {
+                tracing::warn!("probe kind {other:?} is not run by lvsd");
+                return Err(ProbeResult::Fail(FailReason::Io));
+            }
+        };
+        let sock =
+            TcpStream::connect(req.target).map_err(|_| ProbeResult::Fail(FailReason::Connect))?;
+        Ok(Self {
+            check: req.id,
+            sock,
+            deadline: req.deadline,
+            connected: false,
+            request,
+            written: 0,
+            response: Vec::new(),
+            goal,
+        })
+    }
+
+    /// Make progress after readiness. `Some(result)` when the probe is finished.
+    pub fn advance(&mut self) -> Option<ProbeResult> {
+        if !self.connected {
+            match self.sock.take_error() {
+                Ok(Some(_)) | Err(_) => return Some(ProbeResult::Fail(FailReason::Connect)),
+                Ok(None) => {}
+            }
+            match self.sock.peer_addr() {
+                Ok(_) => self.connected = true,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return None,
+                Err(_) => return Some(ProbeResult::Fail(FailReason::Connect)),
+            }
+            if matches!(self.goal, Goal::Connect) {
+                return Some(ProbeResult::Pass);
+            }
+        }
+        while self.written < self.request.len() {
+            match self.sock.write(&self.request[self.written..]) {
+                Ok(0) => return Some(ProbeResult::Fail(FailReason::Io)),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Some(ProbeResult::Fail(FailReason::Io)),
+            }
+        }
+        if matches!(self.goal, Goal::Written) {
+            return Some(ProbeResult::Pass);
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let room = MAX_RESPONSE - self.response.len();
+            let eof = if room == 0 {
+                true
+            } else {
+                match self.sock.read(&mut buf[..room.min(4096)]) {
+                    Ok(0) => true,
+                    Ok(n) => {
+                        self.response.extend_from_slice(&buf[..n]);
+                        false
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Err(_) => return Some(ProbeResult::Fail(FailReason::Io)),
+                }
+            };
+            if let Some(r) = self.judge(eof) {
+                return Some(r);
+            }
+        }
+    }
+
+    fn judge(&self, eof: bool) -> Option<ProbeResult> {
+        let got = &self.response;
+        match &self.goal {
+            Goal::Expect { expect, len } if eof || got.len() >= *len => {
+                Some(judge::judge_expect(got, expect))
+            }
+            Goal::Http(h) if eof => Some(judge::judge_http(got, h)),
+            Goal::Memcached if eof || got.contains(&b'\n') => Some(judge::judge_memcached(got)),
+            _ if eof => Some(ProbeResult::Fail(FailReason::ShortReply)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+    use lvs_core::health::SendExpect;
+    use std::net::TcpListener;
+
+    fn run(
+        req: &ProbeRequest,
+        serve: impl FnOnce(std::net::TcpStream) + Send + 'static,
+        listener: TcpListener,
+    ) -> ProbeResult {
+        let t = std::thread::spawn(move || {
+            if let Ok((s, _)) = listener.accept() {
+                serve(s);
+            }
+        });
+        let mut p = Probe::start(req).unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        let r = loop {
+            if let Some(r) = p.advance() {
+                break r;
+            }
+            assert!(std::time::Instant::now() < end, "probe did not finish");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        drop(p);
+        t.join().unwrap();
+        r
+    }
+
+    fn req(target: std::net::SocketAddr, probe: ProbeSpec) -> ProbeRequest {
+        ProbeRequest {
+            id: 1,
+            target,
+            probe,
+            deadline: Instant::MAX,
+        }
+    }
+
+    #[test]
+    fn http_probe_passes_on_200_and_fails_on_503() {
+        for (reply, want) in [
+            (&b"HTTP/1.0 200 OK\r\n\r\nok"[..], ProbeResult::Pass),
+            (
+                b"HTTP/1.0 503 Busy\r\n\r\n",
+                ProbeResult::Fail(FailReason::HttpStatus(503)),
+            ),
+        ] {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let r = req(
+                l.local_addr().unwrap(),
+                ProbeSpec::Http(HttpCheck::get("/")),
+            );
+            let got = run(
+                &r,
+                move |mut s| {
+                    let mut b = [0u8; 512];
+                    let _ = s.read(&mut b);
+                    let _ = s.write_all(reply);
+                },
+                l,
+            );
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn send_expect_and_connect_probes() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let se = SendExpect {
+            send: b"PING\r\n".to_vec(),
+            expect: Some(b"+PONG".to_vec()),
+        };
+        let r = req(l.local_addr().unwrap(), ProbeSpec::SendExpect(se));
+        let got = run(
+            &r,
+            |mut s| {
+                let mut b = [0u8; 6];
+                let _ = s.read_exact(&mut b);
+                let _ = s.write_all(b"+PONG\r\n");
+            },
+            l,
+        );
+        assert_eq!(got, ProbeResult::Pass);
+
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let got = run(&req(addr, ProbeSpec::Tcp), |_| {}, l);
+        assert_eq!(got, ProbeResult::Pass);
+        // Nothing listens there any more: refused.
+        let mut p = Probe::start(&req(addr, ProbeSpec::Tcp)).unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        let r = loop {
+            if let Some(r) = p.advance() {
+                break r;
+            }
+            assert!(std::time::Instant::now() < end);
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert_eq!(r, ProbeResult::Fail(FailReason::Connect));
+    }
+}
