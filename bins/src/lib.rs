@@ -6,4 +6,4 @@
 
 pub mod io;
 pub mod lvsd;
-pub mod named;
+pub mod vrrpd;

@@ -1,0 +1,54 @@
+//! `lvs-vrrpd`: the VRRP daemon around [`lvs_vrrp::state::Instance`].
+//!
+//! * [`config`]: the TOML configuration and its validation into a [`config::Plan`];
+//!   [`keepalived`]: the keepalived.conf subset importer (line-numbered errors).
+//! * [`router`]: every instance behind one machine, adverts dispatched by interface, family
+//!   and VRID, sync groups reconciled after every input.
+//! * [`daemon`]: the router plus the side effects the instances request: VIPs through
+//!   iproute2 (level-triggered reconciliation, see [`host`]), gratuitous ARP over
+//!   `AF_PACKET` ([`garp`]), notify scripts, track scripts with timeouts, interface tracking
+//!   from sysfs; reload keeps unchanged instances running; shutdown resigns.
+//!
+//! # Sockets
+//!
+//! One raw IP protocol 112 socket per (interface, family): bound to the wildcard address
+//! and to the device (`SO_BINDTODEVICE`), TTL / hop limit 255, joined to 224.0.0.18 or ff02::12
+//! on that interface, multicast loopback off. Received adverts carry the arrival interface
+//! (`IP_PKTINFO`) and are handed to every instance of that interface with the advert's VRID;
+//! adverts leave with the instance's primary address as source and its interface index.
+
+pub mod config;
+pub mod daemon;
+pub mod garp;
+pub mod host;
+pub mod keepalived;
+pub mod router;
+
+use std::path::Path;
+
+use config::{Config, Plan};
+
+/// The configuration file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The daemon's TOML ([`config`]).
+    Toml,
+    /// The keepalived.conf subset ([`keepalived`]).
+    Keepalived,
+}
+
+/// Read and validate a configuration file; every problem is returned as one message.
+pub fn load(path: &Path, format: Format) -> Result<Plan, Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    let config: Config = match format {
+        Format::Toml => Config::from_toml(&text),
+        Format::Keepalived => keepalived::import(&text).map_err(|e| e.to_string()),
+    }
+    .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    Plan::from_config(&config).map_err(|errs| {
+        errs.into_iter()
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect()
+    })
+}

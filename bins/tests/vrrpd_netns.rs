@@ -1,0 +1,232 @@
+//! lvs-vrrpd against itself in network namespaces on a bridge: election, crash, freeze,
+//! graceful resignation, preempt and nopreempt, ARP answers and gratuitous ARP.
+//!
+//! Needs root and iproute2; skips loudly without them (fails under LVS_REQUIRE_INTEROP=1).
+//! Intervals are 0.2 s (VRRPv3), so Master_Down_Interval is 3 × 0.2 s + Skew_Time.
+
+mod vrrpd_common;
+
+use std::time::Duration;
+
+use vrrpd_common::{Lab, NET, can_run, sh, wait_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lvs-vrrpd");
+const INTERVAL: f64 = 0.2;
+/// Scheduling, process start and `ip` command latency on a loaded 2-core machine.
+const MARGIN: Duration = Duration::from_millis(1000);
+
+fn vip() -> String {
+    format!("{NET}.0.100")
+}
+
+fn mdi(priority: u8) -> Duration {
+    Duration::from_secs_f64(3.0 * INTERVAL + skew(priority).as_secs_f64())
+}
+
+fn skew(priority: u8) -> Duration {
+    Duration::from_secs_f64(f64::from(256 - u32::from(priority)) / 256.0 * INTERVAL)
+}
+
+fn config(priority: u8, preempt: bool) -> String {
+    format!(
+        "[global]\ninterface_poll = 0.2\n\n[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\n\
+         vrid = 51\npriority = {priority}\nversion = 3\nadvert_int = {INTERVAL}\n\
+         virtual_addresses = [\"{}/24\"]\npreempt = {preempt}\ngarp_master_delay = 0\n",
+        vip()
+    )
+}
+
+fn start(lab: &mut Lab, short: &str, priority: u8, preempt: bool) -> usize {
+    let conf = lab.file(
+        &format!("{short}-{priority}.toml"),
+        &config(priority, preempt),
+    );
+    let conf = conf.to_str().unwrap().to_owned();
+    lab.spawn(short, short, &[BIN, "-c", &conf, "-vv"])
+}
+
+/// Wait until exactly `who` (among `among`) holds the VIP.
+fn wait_sole(lab: &Lab, among: &[&str], who: &str, limit: Duration) -> Duration {
+    wait_for(limit, || lab.holders(among, &vip()) == [who]).unwrap_or_else(|| {
+        panic!(
+            "{who} did not become the sole holder among {among:?} within {limit:?}; holders {:?}{}",
+            lab.holders(among, &vip()),
+            lab.logs()
+        )
+    })
+}
+
+/// For `d`, every sample shows exactly `who` holding the VIP.
+fn stays_sole(lab: &Lab, among: &[&str], who: &str, d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        let h = lab.holders(among, &vip());
+        assert_eq!(h, [who], "split or empty: {h:?}{}", lab.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn one_master_crash_takeover_arp_garp_preempt_and_resign() {
+    if !can_run(
+        "vrrpd_netns::one_master_crash_takeover_arp_garp_preempt_and_resign",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let r1 = start(&mut lab, "r1", 150, true);
+    let _r2 = start(&mut lab, "r2", 100, true);
+    let all = ["r1", "r2"];
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+    stays_sole(&lab, &all, "r1", Duration::from_secs(1));
+
+    // The observer's ARP request for the VIP is answered by the master's MAC.
+    let mac1 = lab.mac("r1");
+    let mac2 = lab.mac("r2");
+    assert_eq!(
+        lab.arp_from_observer(&vip()).as_deref(),
+        Some(mac1.as_str())
+    );
+
+    // Gratuitous ARP: give the observer a stale entry pointing at r1 (older than the 1 s
+    // neighbour locktime), crash r1, and watch the entry move to r2 without asking.
+    let obs = lab.ns("obs");
+    sh(&[
+        "ip",
+        "-n",
+        &obs,
+        "neigh",
+        "replace",
+        &vip(),
+        "lladdr",
+        &mac1,
+        "dev",
+        "eth0",
+        "nud",
+        "stale",
+    ]);
+    std::thread::sleep(Duration::from_millis(1200));
+    lab.signal(r1, "KILL");
+    let took = wait_sole(&lab, &["r2"], "r2", mdi(100) + MARGIN);
+    eprintln!(
+        "kill -9: r2 took the VIP after {took:?} (Master_Down_Interval {:?})",
+        mdi(100)
+    );
+    let moved = wait_for(Duration::from_secs(1), || {
+        lab.observer_neighbour(&vip()).as_deref() == Some(mac2.as_str())
+    });
+    assert!(
+        moved.is_some(),
+        "no GARP reached the observer{}",
+        lab.logs()
+    );
+    assert_eq!(
+        lab.arp_from_observer(&vip()).as_deref(),
+        Some(mac2.as_str())
+    );
+
+    // Restart r1: it removes its stale VIP at start, waits as backup, then preempts.
+    let r1 = start(&mut lab, "r1", 150, true);
+    let back = wait_sole(&lab, &all, "r1", mdi(150) + MARGIN * 3);
+    eprintln!("restart: r1 preempted after {back:?}");
+    stays_sole(&lab, &all, "r1", Duration::from_millis(600));
+
+    // SIGTERM: r1 resigns with priority 0; r2 takes over within its Skew_Time.
+    lab.signal(r1, "TERM");
+    let took = wait_sole(&lab, &all, "r2", skew(100) + MARGIN);
+    eprintln!(
+        "SIGTERM: r2 took over after {took:?} (Skew_Time {:?})",
+        skew(100)
+    );
+    assert!(lab.wait_exit(r1, Duration::from_secs(3)), "r1 did not exit");
+    assert!(!lab.holds("r1", &vip()));
+    let log = lab.log(r1);
+    assert!(log.contains("transition"), "no transition logged:\n{log}");
+    assert!(log.contains("stopping"), "no shutdown logged:\n{log}");
+}
+
+#[test]
+fn frozen_master_is_replaced_and_preempts_back_on_resume() {
+    if !can_run(
+        "vrrpd_netns::frozen_master_is_replaced_and_preempts_back_on_resume",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let r1 = start(&mut lab, "r1", 150, true);
+    let _r2 = start(&mut lab, "r2", 100, true);
+    let all = ["r1", "r2"];
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+
+    lab.signal(r1, "STOP");
+    // r1 is frozen with its VIP configured; r2 must take over within the formula.
+    let took = wait_for(mdi(100) + MARGIN, || lab.holds("r2", &vip()));
+    assert!(took.is_some(), "r2 did not take over{}", lab.logs());
+    eprintln!("SIGSTOP: r2 took over after {:?}", took.unwrap());
+
+    lab.signal(r1, "CONT");
+    let back = wait_sole(&lab, &all, "r1", MARGIN * 2);
+    eprintln!("SIGCONT: single master r1 again after {back:?}");
+    stays_sole(&lab, &all, "r1", Duration::from_millis(800));
+
+    // SIGHUP with an unchanged file: the instance keeps running, no transition, no VIP blip.
+    let transitions = lab.log(r1).matches("transition").count();
+    lab.signal(r1, "HUP");
+    stays_sole(&lab, &all, "r1", Duration::from_millis(800));
+    let log = lab.log(r1);
+    assert!(
+        log.contains("configuration reloaded"),
+        "no reload logged:\n{log}"
+    );
+    assert_eq!(
+        log.matches("transition").count(),
+        transitions,
+        "reload restarted r1:\n{log}"
+    );
+}
+
+#[test]
+fn nopreempt_master_keeps_the_vip_when_the_higher_priority_returns() {
+    if !can_run(
+        "vrrpd_netns::nopreempt_master_keeps_the_vip_when_the_higher_priority_returns",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let all = ["r1", "r2"];
+    let r1 = start(&mut lab, "r1", 150, false);
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+    let _r2 = start(&mut lab, "r2", 100, false);
+    stays_sole(&lab, &all, "r1", Duration::from_secs(1));
+
+    lab.signal(r1, "KILL");
+    wait_sole(&lab, &["r2"], "r2", mdi(100) + MARGIN);
+    // r1 comes back with nopreempt: it cleans up its stale VIP and stays backup.
+    let _r1 = start(&mut lab, "r1", 150, false);
+    wait_sole(&lab, &all, "r2", MARGIN * 2);
+    stays_sole(&lab, &all, "r2", mdi(150) * 2);
+}
+
+#[test]
+fn three_routers_the_next_highest_priority_takes_over() {
+    if !can_run(
+        "vrrpd_netns::three_routers_the_next_highest_priority_takes_over",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(3);
+    let r1 = start(&mut lab, "r1", 150, true);
+    let _r2 = start(&mut lab, "r2", 120, true);
+    let _r3 = start(&mut lab, "r3", 100, true);
+    let all = ["r1", "r2", "r3"];
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+    stays_sole(&lab, &all, "r1", Duration::from_millis(800));
+    lab.signal(r1, "KILL");
+    let took = wait_sole(&lab, &["r2", "r3"], "r2", mdi(120) + MARGIN);
+    eprintln!("three routers: r2 took over after {took:?}");
+    stays_sole(&lab, &["r2", "r3"], "r2", Duration::from_secs(1));
+}
