@@ -6,4 +6,5 @@
 
 pub mod io;
 pub mod lvsd;
+pub mod ntpd;
 pub mod vrrpd;

@@ -9,6 +9,9 @@
 //! * [`onwire`]: the checks a reply must pass ([`onwire::check_reply`]) and θ/δ from
 //!   T1..T4 ([`onwire::offset_delay`]).
 //! * [`server`]: [`server::respond`], an allocation-free reply writer.
+//! * [`restrict`]: ntpd's `restrict` rules and `discard` rate limit with kiss-o'-death
+//!   replies, applied before the responder.
+//! * [`report`]: the `ntpq -p` peer table, `ntpstat` text and exit codes, `ntpdate -q` output.
 //! * [`client`]: [`client::Client`], one association per server (reach, iburst/burst,
 //!   unreachability back-off, kiss-o'-death), the 8-stage clock filter, the intersection,
 //!   cluster and combine algorithms, the NSET/FSET/FREQ/SPIK/SYNC discipline with poll
@@ -141,6 +144,8 @@
 pub mod client;
 pub mod fuzzing;
 pub mod onwire;
+pub mod report;
+pub mod restrict;
 pub mod server;
 pub mod testing;
 pub mod time;

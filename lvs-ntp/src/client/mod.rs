@@ -39,6 +39,7 @@ pub mod filter;
 mod peer;
 pub mod select;
 mod types;
+mod view;
 
 pub use config::{ClientConfig, ConfigError, ServerConfig};
 pub use types::{AssociationStatus, ClientStats, Event, Tally, Timer};
