@@ -6,5 +6,6 @@
 
 pub mod io;
 pub mod lvsd;
+pub mod named;
 pub mod ntpd;
 pub mod vrrpd;
