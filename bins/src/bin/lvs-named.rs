@@ -14,7 +14,11 @@ use lvs_bins::named::{Options, checkconf, run};
 
 /// A caching DNS forwarder reading BIND's named.conf.
 #[derive(Debug, Parser)]
-#[command(name = "lvs-named", version, about = "A caching DNS forwarder that runs BIND forward-only configurations")]
+#[command(
+    name = "lvs-named",
+    version,
+    about = "A caching DNS forwarder that runs BIND forward-only configurations"
+)]
 struct Args {
     /// The configuration file.
     #[arg(short = 'c', default_value = "/etc/bind/named.conf")]

@@ -24,7 +24,11 @@ use lvs_ntp::report::{NTPSTAT_INDETERMINATE, NTPSTAT_NO_DAEMON, query_report};
 
 /// An NTP daemon reading ntp.conf.
 #[derive(Debug, Parser)]
-#[command(name = "lvs-ntpd", version, about = "NTP client and intranet time server (ntpd-compatible configuration)")]
+#[command(
+    name = "lvs-ntpd",
+    version,
+    about = "NTP client and intranet time server (ntpd-compatible configuration)"
+)]
 struct Args {
     /// ntp.conf (or a .toml file).
     #[arg(short = 'c', long = "conf")]

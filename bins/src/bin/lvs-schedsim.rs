@@ -15,7 +15,11 @@ use rand_chacha::rand_core::SeedableRng;
 
 /// Replay new connections through an IPVS scheduler (or Maglev) and print the picks.
 #[derive(Debug, Parser)]
-#[command(name = "lvs-schedsim", version, about = "Replay new connections through an IPVS scheduler and print the picks")]
+#[command(
+    name = "lvs-schedsim",
+    version,
+    about = "Replay new connections through an IPVS scheduler and print the picks"
+)]
 struct Args {
     /// Scheduler: rr wrr lc wlc sed nq fo ovf twos lblc lblcr dh sh mh swrr maglev maglev-mc.
     #[arg(short = 's', long = "scheduler", default_value = "wlc")]

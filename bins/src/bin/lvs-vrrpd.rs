@@ -19,7 +19,11 @@ use lvs_bins::vrrpd::{Format, load};
 
 /// A VRRP daemon (RFC 3768 / 5798 / 9568) that interoperates with keepalived.
 #[derive(Debug, Parser)]
-#[command(name = "lvs-vrrpd", version, about = "VRRP v2/v3 router daemon, interoperable with keepalived")]
+#[command(
+    name = "lvs-vrrpd",
+    version,
+    about = "VRRP v2/v3 router daemon, interoperable with keepalived"
+)]
 struct Args {
     /// The configuration in the daemon's TOML format.
     #[arg(

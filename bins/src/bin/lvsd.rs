@@ -16,7 +16,11 @@ use lvs_bins::lvsd::{Config, Daemon, demo};
 /// Proxy-mode IP virtual server: schedules TCP and UDP connections over real servers with the
 /// IPVS schedulers, with health checks; administer it with lvsadm.
 #[derive(Debug, Parser)]
-#[command(name = "lvsd", version, about = "The director daemon: IPVS virtual services in proxy mode, with health checks")]
+#[command(
+    name = "lvsd",
+    version,
+    about = "The director daemon: IPVS virtual services in proxy mode, with health checks"
+)]
 struct Args {
     /// Configuration file (TOML).
     #[arg(
