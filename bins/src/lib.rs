@@ -6,6 +6,7 @@
 
 pub mod io;
 pub mod lvsd;
+pub mod mcproxy;
 pub mod named;
 pub mod ntpd;
 pub mod vrrpd;

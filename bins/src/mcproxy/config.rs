@@ -1,0 +1,430 @@
+//! The proxy's configuration: nutcracker's YAML pools (see [`super::yaml`]), checked key by key
+//! with the line of every mistake, and turned into [`Router`]s.
+
+use core::time::Duration;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use lvs_sched::mcproxy::{DownPolicy, Router};
+use lvs_sched::ring::{Distribution, HashFunction, ServerSpec, TwemproxyPool};
+
+use super::yaml::{self, Entry, Section, Value};
+
+/// Why a configuration was refused; `line` is 1-based (0 for the file as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}: {message}")]
+pub struct ConfigError {
+    /// The file, as given.
+    pub path: String,
+    /// The line of the mistake.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The connect timeout used when a pool sets no `timeout` (nutcracker would wait forever).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One nutcracker pool.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// The pool's name.
+    pub name: String,
+    /// `listen:` (TCP only).
+    pub listen: SocketAddr,
+    /// `hash:` (default `fnv1a_64`).
+    pub hash: HashFunction,
+    /// `hash_tag:` (two characters).
+    pub hash_tag: Option<[u8; 2]>,
+    /// `distribution:` (default `ketama`; `random` is refused: it cannot route keys).
+    pub distribution: Distribution,
+    /// `timeout:` in ms: connect and reply timeout. `None` (nutcracker's -1) waits for replies
+    /// forever and connects within [`DEFAULT_CONNECT_TIMEOUT`].
+    pub timeout: Option<Duration>,
+    /// `auto_eject_hosts:` (default false). True remaps an ejected server's keys to its ring
+    /// neighbours; false keeps the ring and fails its keys fast while it is ejected.
+    pub auto_eject_hosts: bool,
+    /// `server_retry_timeout:` (default 30 s): how long an ejected server stays out.
+    pub server_retry_timeout: Duration,
+    /// `server_failure_limit:` (default 2): consecutive failures that eject a server.
+    pub server_failure_limit: u32,
+    /// `client_connections:` (default 0 = unlimited), per worker thread.
+    pub client_connections: u32,
+    /// `tcpkeepalive:` on backend connections.
+    pub tcpkeepalive: bool,
+    /// `servers:` entries.
+    pub servers: Vec<ServerSpec>,
+    /// The resolved address of each server, same order.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl PoolConfig {
+    /// The routing core for this pool: the twemproxy ring and the down policy that
+    /// `auto_eject_hosts` selects.
+    pub fn router(&self) -> Result<Router, String> {
+        let mut pool = TwemproxyPool::new(self.servers.clone(), self.hash, self.distribution)
+            .map_err(|e| e.to_string())?;
+        if let Some(tag) = self.hash_tag {
+            pool = pool.with_hash_tag(&tag).map_err(|e| e.to_string())?;
+        }
+        let policy = if self.auto_eject_hosts {
+            DownPolicy::Remap
+        } else {
+            DownPolicy::FailFast
+        };
+        Router::new(pool, policy).map_err(|e| e.to_string())
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
+}
+
+/// A whole configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The pools, in file order.
+    pub pools: Vec<PoolConfig>,
+}
+
+/// Keys nutcracker knows that change nothing here (logged once at load).
+const IGNORED: &[&str] = &["backlog", "preconnect", "server_connections", "redis_db"];
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: shown.clone(),
+            line: 0,
+            message: e.to_string(),
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses and checks configuration text; `path` only labels errors.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let fail = |line: usize, message: String| ConfigError {
+            path: path.to_owned(),
+            line,
+            message,
+        };
+        let sections = yaml::parse(text).map_err(|e| fail(e.line, e.message))?;
+        if sections.is_empty() {
+            return Err(fail(0, "no pools configured".into()));
+        }
+        let mut pools: Vec<PoolConfig> = Vec::with_capacity(sections.len());
+        for s in &sections {
+            let pool = pool(s).map_err(|(line, m)| fail(line, m))?;
+            if let Some(other) = pools.iter().find(|p| p.listen == pool.listen) {
+                return Err(fail(
+                    s.line,
+                    format!(
+                        "pool {:?} listens on the same address as {:?}",
+                        pool.name, other.name
+                    ),
+                ));
+            }
+            pools.push(pool);
+        }
+        Ok(Self { pools })
+    }
+}
+
+type Fail = (usize, String);
+
+fn scalar(e: &Entry) -> Result<&str, Fail> {
+    match &e.value {
+        Value::Scalar(s) => Ok(s),
+        Value::List(_) => Err((e.line, format!("{}: expected a value, not a list", e.key))),
+    }
+}
+
+/// nutcracker's `conf_set_bool`: exactly `true` or `false`.
+fn boolean(e: &Entry) -> Result<bool, Fail> {
+    match scalar(e)? {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        v => Err((
+            e.line,
+            format!("{}: expected true or false, found {v:?}", e.key),
+        )),
+    }
+}
+
+/// A non-negative decimal integer (digits only, as nutcracker's `nc_atoi`).
+fn number(e: &Entry) -> Result<u32, Fail> {
+    let v = scalar(e)?;
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err((e.line, format!("{}: expected a number, found {v:?}", e.key)));
+    }
+    v.parse::<u32>()
+        .ok()
+        .filter(|&n| n <= i32::MAX as u32)
+        .ok_or((e.line, format!("{}: {v} is too large", e.key)))
+}
+
+fn resolve(host_port: &str, line: usize, what: &str) -> Result<SocketAddr, Fail> {
+    let mut addrs = host_port
+        .to_socket_addrs()
+        .map_err(|err| (line, format!("{what}: cannot resolve {host_port:?}: {err}")))?;
+    addrs
+        .next()
+        .ok_or((line, format!("{what}: {host_port:?} has no address")))
+}
+
+fn pool(s: &Section) -> Result<PoolConfig, Fail> {
+    let mut listen = None;
+    let mut hash = HashFunction::Fnv1a64;
+    let mut hash_tag = None;
+    let mut distribution = Distribution::Ketama;
+    let mut timeout = None;
+    let mut auto_eject_hosts = false;
+    let mut server_retry_timeout = Duration::from_millis(30_000);
+    let mut server_failure_limit = 2;
+    let mut client_connections = 0;
+    let mut tcpkeepalive = false;
+    let mut servers = None;
+    for e in &s.entries {
+        match e.key.as_str() {
+            "listen" => {
+                let v = scalar(e)?;
+                if v.starts_with('/') {
+                    return Err((e.line, "listen: unix sockets are not supported".into()));
+                }
+                listen = Some(resolve(v, e.line, "listen")?);
+            }
+            "hash" => {
+                let v = scalar(e)?;
+                hash = v
+                    .parse()
+                    .map_err(|_| (e.line, format!("hash: unknown function {v:?}")))?;
+            }
+            "hash_tag" => {
+                let v = scalar(e)?.as_bytes();
+                let &[a, b] = v else {
+                    return Err((e.line, "hash_tag: expected exactly two characters".into()));
+                };
+                hash_tag = Some([a, b]);
+            }
+            "distribution" => {
+                distribution = match scalar(e)? {
+                    "ketama" => Distribution::Ketama,
+                    "modula" => Distribution::Modula,
+                    "random" => {
+                        return Err((
+                            e.line,
+                            "distribution: random sends a key's reads and writes to different \
+                             servers; use ketama or modula"
+                                .into(),
+                        ));
+                    }
+                    v => return Err((e.line, format!("distribution: unknown {v:?}"))),
+                };
+            }
+            "timeout" => {
+                // nutcracker's -1 means "wait forever".
+                timeout = match scalar(e)? {
+                    "-1" => None,
+                    _ => Some(Duration::from_millis(u64::from(number(e)?.max(1)))),
+                };
+            }
+            "auto_eject_hosts" => auto_eject_hosts = boolean(e)?,
+            "server_retry_timeout" => {
+                server_retry_timeout = Duration::from_millis(u64::from(number(e)?));
+            }
+            "server_failure_limit" => {
+                server_failure_limit = number(e)?;
+                if server_failure_limit == 0 {
+                    return Err((e.line, "server_failure_limit: must be at least 1".into()));
+                }
+            }
+            "client_connections" => client_connections = number(e)?,
+            "tcpkeepalive" => tcpkeepalive = boolean(e)?,
+            "redis" => {
+                if boolean(e)? {
+                    return Err((e.line, "redis: this proxy speaks memcached only".into()));
+                }
+            }
+            "redis_auth" => return Err((e.line, "redis_auth: memcached pools only".into())),
+            "servers" => {
+                let Value::List(items) = &e.value else {
+                    return Err((
+                        e.line,
+                        "servers: expected a list of `- host:port:weight`".into(),
+                    ));
+                };
+                servers = Some(items.clone());
+            }
+            k if IGNORED.contains(&k) => {
+                tracing::info!(pool = %s.name, key = k, line = e.line, "key accepted and ignored");
+            }
+            k => return Err((e.line, format!("unknown key {k:?}"))),
+        }
+    }
+    let listen = listen.ok_or((s.line, format!("pool {:?} has no listen address", s.name)))?;
+    let items = servers
+        .filter(|v| !v.is_empty())
+        .ok_or((s.line, format!("pool {:?} has no servers", s.name)))?;
+    let mut specs = Vec::with_capacity(items.len());
+    let mut addrs = Vec::with_capacity(items.len());
+    for (line, text) in &items {
+        let spec =
+            ServerSpec::parse(text).map_err(|err| (*line, format!("server {text:?}: {err}")))?;
+        if spec.is_unix() {
+            return Err((
+                *line,
+                format!("server {text:?}: unix sockets are not supported"),
+            ));
+        }
+        addrs.push(resolve(
+            &format!("{}:{}", spec.addr(), spec.port()),
+            *line,
+            "server",
+        )?);
+        specs.push(spec);
+    }
+    let cfg = PoolConfig {
+        name: s.name.clone(),
+        listen,
+        hash,
+        hash_tag,
+        distribution,
+        timeout,
+        auto_eject_hosts,
+        server_retry_timeout,
+        server_failure_limit,
+        client_connections,
+        tcpkeepalive,
+        servers: specs,
+        addrs,
+    };
+    // Build the ring once here so that duplicate names or weight overflows are reported now.
+    cfg.router()
+        .map_err(|m| (s.line, format!("pool {:?}: {m}", s.name)))?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = "\
+alpha:
+  listen: 127.0.0.1:22121
+  hash: murmur
+  hash_tag: \"{}\"
+  distribution: modula
+  timeout: 400
+  auto_eject_hosts: true
+  server_retry_timeout: 2000
+  server_failure_limit: 3
+  client_connections: 100
+  tcpkeepalive: true
+  preconnect: true
+  redis: false
+  servers:
+   - 127.0.0.1:11211:1
+   - 127.0.0.1:11212:2 cache-b
+";
+
+    #[test]
+    fn every_nutcracker_key_is_read() {
+        let c = Config::parse(FULL, "t.yml").unwrap();
+        let p = &c.pools[0];
+        assert_eq!(p.name, "alpha");
+        assert_eq!(p.listen, "127.0.0.1:22121".parse().unwrap());
+        assert_eq!(p.hash, HashFunction::Murmur);
+        assert_eq!(p.hash_tag, Some(*b"{}"));
+        assert_eq!(p.distribution, Distribution::Modula);
+        assert_eq!(p.timeout, Some(Duration::from_millis(400)));
+        assert!(p.auto_eject_hosts && p.tcpkeepalive);
+        assert_eq!(p.server_retry_timeout, Duration::from_secs(2));
+        assert_eq!(p.server_failure_limit, 3);
+        assert_eq!(p.client_connections, 100);
+        assert_eq!(p.servers[1].ketama_name(), "cache-b");
+        assert_eq!(p.servers[1].weight(), 2);
+        assert_eq!(p.addrs[1], "127.0.0.1:11212".parse().unwrap());
+        assert_eq!(*p.router().unwrap().policy(), DownPolicy::Remap);
+    }
+
+    #[test]
+    fn defaults_are_nutcracker_defaults() {
+        let c = Config::parse(
+            "p:\n  listen: 127.0.0.1:1\n  servers:\n  - 127.0.0.1:2:1\n",
+            "x",
+        )
+        .unwrap();
+        let p = &c.pools[0];
+        assert_eq!(p.hash, HashFunction::Fnv1a64);
+        assert_eq!(p.distribution, Distribution::Ketama);
+        assert_eq!(p.timeout, None);
+        assert_eq!(p.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
+        assert!(!p.auto_eject_hosts);
+        assert_eq!(p.server_retry_timeout, Duration::from_secs(30));
+        assert_eq!(p.server_failure_limit, 2);
+        assert_eq!(*p.router().unwrap().policy(), DownPolicy::FailFast);
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_their_line() {
+        let base = "p:\n  listen: 127.0.0.1:1\n";
+        let srv = "  servers:\n  - 127.0.0.1:2:1\n";
+        let cases: Vec<(String, usize, &str)> = vec![
+            (format!("{base}  hash: sha1\n{srv}"), 3, "unknown function"),
+            (format!("{base}  hash_tag: abc\n{srv}"), 3, "two characters"),
+            (format!("{base}  distribution: random\n{srv}"), 3, "random"),
+            (format!("{base}  timeout: soon\n{srv}"), 3, "number"),
+            (
+                format!("{base}  auto_eject_hosts: yes\n{srv}"),
+                3,
+                "true or false",
+            ),
+            (
+                format!("{base}  server_failure_limit: 0\n{srv}"),
+                3,
+                "at least 1",
+            ),
+            (format!("{base}  redis: true\n{srv}"), 3, "memcached only"),
+            (format!("{base}  colour: blue\n{srv}"), 3, "unknown key"),
+            (
+                format!("{base}  servers:\n  - 127.0.0.1:2:0\n"),
+                4,
+                "weight",
+            ),
+            (format!("{base}  servers:\n  - 127.0.0.1:2\n"), 4, "server"),
+            (format!("{base}  servers:\n  - /tmp/mc.sock:1\n"), 4, "unix"),
+            (format!("{base}  servers: 127.0.0.1:2:1\n"), 3, "list"),
+            (base.to_owned(), 1, "no servers"),
+            (format!("p:\n{srv}"), 1, "no listen"),
+            (
+                format!("{base}{srv}q:\n  listen: 127.0.0.1:1\n{srv}"),
+                5,
+                "same address",
+            ),
+            (
+                format!("{base}  servers:\n  - 127.0.0.1:2:1 a\n  - 127.0.0.1:3:1 a\n"),
+                1,
+                "pool",
+            ),
+            (String::new(), 0, "no pools"),
+        ];
+        for (text, line, what) in cases {
+            let e = Config::parse(&text, "c.yml").expect_err(&text);
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(what), "{text}: {e}");
+            assert!(e.to_string().starts_with(&format!("c.yml:{line}: ")));
+        }
+    }
+
+    #[test]
+    fn timeout_minus_one_waits_forever() {
+        let c = Config::parse(
+            "p:\n  listen: 127.0.0.1:1\n  timeout: -1\n  servers:\n  - 127.0.0.1:2:1\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.pools[0].timeout, None);
+    }
+}
