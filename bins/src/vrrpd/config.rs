@@ -399,38 +399,10 @@ pub struct Plan {
     pub groups: Vec<(String, Vec<usize>)>,
 }
 
-/// Split a command line into words: white space separates, single or double quotes group.
+/// Split a command line into words: white space separates, single or double quotes group
+/// (the same rules as the health checks' program probes).
 pub fn split_command(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in s.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => cur.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(core::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            None => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(format!("unterminated quote in {s:?}"));
-    }
-    if in_word {
-        words.push(cur);
-    }
+    let words = lvs_core::health::split_command(s).map_err(|e| format!("{e} in {s:?}"))?;
     if words.is_empty() {
         return Err("empty command".to_owned());
     }

@@ -85,7 +85,7 @@ pub use damping::{Damper, Damping, DampingError};
 pub use director::{Applied, DirectorBinding};
 pub use probe::{
     DnsCheck, FailReason, HttpCheck, NANNY_HTTP_SEND, ProbeResult, ProbeSpec, ProgramCheck,
-    ProgramJudge, SendExpect, TemplateError, expand, unescape,
+    ProgramJudge, SendExpect, TemplateError, expand, split_command, unescape,
 };
 
 use crate::Instant;

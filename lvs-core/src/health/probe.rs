@@ -167,7 +167,7 @@ impl ProgramCheck {
     /// assert_eq!(p.argv, ["/bin/check", "-H", "%h", "a b"]);
     /// ```
     pub fn parse(command: &str, judge: ProgramJudge) -> Result<Self, TemplateError> {
-        let argv = split_words(command)?;
+        let argv = split_command(command)?;
         if argv.is_empty() {
             return Err(TemplateError::Empty);
         }
@@ -180,7 +180,9 @@ impl ProgramCheck {
     }
 }
 
-fn split_words(s: &str) -> Result<Vec<String>, TemplateError> {
+/// Split a command line into words as a shell would for a simple command: white space
+/// separates, single or double quotes group (no escapes, no expansion).
+pub fn split_command(s: &str) -> Result<Vec<String>, TemplateError> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
