@@ -5,6 +5,7 @@
 //! lvsadm -A -t 127.0.0.1:8080 -s wlc [-p 300 -M 255.255.255.0]
 //! lvsadm -a -t 127.0.0.1:8080 -r 127.0.0.1:9001 -m -w 2
 //! lvsadm -S -n > rules; lvsadm -C; lvsadm -R < rules
+//! lvsadm realserver --dr 192.0.2.10 [--dev eth0] [--apply]   # real server setup (DR/TUN)
 //! ```
 //!
 //! Exit status: 0 done, 1 lvsd refused the command (or is unreachable), 2 bad arguments.
@@ -16,8 +17,16 @@ use clap::Parser;
 use lvs_bins::lvsd::admin::{AdminArgs, parse_line};
 use lvs_bins::lvsd::config::default_control_path;
 use lvs_bins::lvsd::control_request;
+use lvs_bins::lvsd::realserver::{self, RealServerArgs};
 
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "realserver")
+    {
+        let args = RealServerArgs::parse_from(std::env::args_os().skip(1));
+        return ExitCode::from(realserver::run(&args));
+    }
     let args = AdminArgs::parse();
     let socket = args.socket.clone().unwrap_or_else(default_control_path);
     let lines = if args.restore {

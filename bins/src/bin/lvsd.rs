@@ -3,6 +3,8 @@
 //! ```text
 //! lvsd -c /etc/lvsd.toml          # run
 //! lvsd -c /etc/lvsd.toml --check  # validate the configuration and exit
+//! lvsd --lvs-cf /etc/sysconfig/ha/lvs.cf [--check]   # import Piranha's lvs.cf
+//! lvsd -f /etc/keepalived/keepalived.conf [--check]  # import keepalived virtual_servers
 //! lvsd --demo                     # a self-contained tour on loopback
 //! ```
 
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lvs_bins::io::init_logging;
+use lvs_bins::lvsd::import::{self, Legacy};
 use lvs_bins::lvsd::{Config, Daemon, demo};
 
 /// Proxy-mode IP virtual server: schedules TCP and UDP connections over real servers with the
@@ -27,14 +30,21 @@ struct Args {
         short = 'c',
         long = "config",
         value_name = "FILE",
-        required_unless_present = "demo"
+        required_unless_present_any = ["demo", "lvs_cf", "keepalived"],
+        conflicts_with_all = ["lvs_cf", "keepalived"]
     )]
     config: Option<PathBuf>,
+    /// Import a Piranha lvs.cf instead of a TOML configuration.
+    #[arg(long = "lvs-cf", value_name = "FILE", conflicts_with = "keepalived")]
+    lvs_cf: Option<PathBuf>,
+    /// Import the virtual_server blocks of a keepalived.conf.
+    #[arg(short = 'f', long = "keepalived", value_name = "FILE")]
+    keepalived: Option<PathBuf>,
     /// Check the configuration and exit.
-    #[arg(long, requires = "config")]
+    #[arg(long)]
     check: bool,
     /// Run the built-in demonstration (backends, failover, recovery) and exit.
-    #[arg(long, conflicts_with_all = ["config", "check"])]
+    #[arg(long, conflicts_with_all = ["config", "check", "lvs_cf", "keepalived"])]
     demo: bool,
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
@@ -59,15 +69,36 @@ fn main() -> ExitCode {
             }
         };
     }
-    let Some(path) = args.config else {
-        eprintln!("lvsd: -c FILE is required");
-        return ExitCode::from(2);
+    let legacy = match (args.lvs_cf, args.keepalived) {
+        (Some(p), _) => Some((p, Legacy::LvsCf)),
+        (None, Some(p)) => Some((p, Legacy::Keepalived)),
+        (None, None) => None,
     };
-    let cfg = match Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("lvsd: {e}");
+    // An imported file is not reloaded on SIGHUP (the reload reads TOML).
+    let (path, cfg, reload) = if let Some((path, format)) = legacy {
+        match import::load(&path, format) {
+            Ok(imp) => {
+                for n in &imp.notes {
+                    eprintln!("lvsd: {n}");
+                }
+                (path, imp.config, None)
+            }
+            Err(e) => {
+                eprintln!("lvsd: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        let Some(path) = args.config else {
+            eprintln!("lvsd: -c FILE, --lvs-cf FILE or -f FILE is required");
             return ExitCode::from(2);
+        };
+        match Config::load(&path) {
+            Ok(c) => (path.clone(), c, Some(path)),
+            Err(e) => {
+                eprintln!("lvsd: {e}");
+                return ExitCode::from(2);
+            }
         }
     };
     if args.check {
@@ -79,7 +110,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let mut daemon = match Daemon::new(&cfg, Some(path), true) {
+    let mut daemon = match Daemon::new(&cfg, reload, true) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("lvsd: {e}");

@@ -14,6 +14,9 @@
 //! * [`probe`]: health probes run non-blockingly in the loop.
 //! * [`daemon`]: the mio loop tying it together (signals: SIGTERM drains, SIGHUP reloads).
 //! * [`demo`]: `lvsd --demo`, a self-contained tour.
+//! * [`import`], [`import_lvscf`], [`import_keepalived`]: Piranha `lvs.cf` and keepalived.conf
+//!   importers.
+//! * [`realserver`]: `lvsadm realserver`, the DR/TUN real server setup.
 //!
 //! Counting follows IPVS: a proxied TCP connection is *active* while open and then *inactive*
 //! for `time_wait` (IPVS's TIME_WAIT, 120 s by default), so least-connection schedulers see
@@ -23,7 +26,11 @@ pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod import;
+pub mod import_keepalived;
+pub mod import_lvscf;
 pub mod probe;
+pub mod realserver;
 pub mod splice;
 pub mod table;
 

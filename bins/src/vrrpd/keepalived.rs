@@ -27,10 +27,10 @@ struct Token {
 
 /// A statement: its words and, if it opened one, its block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stmt {
-    line: usize,
-    words: Vec<String>,
-    block: Option<Vec<Self>>,
+pub(crate) struct Stmt {
+    pub(crate) line: usize,
+    pub(crate) words: Vec<String>,
+    pub(crate) block: Option<Vec<Self>>,
 }
 
 /// A keepalived.conf error with its line number.
@@ -155,18 +155,19 @@ fn parse_block(
     Ok(stmts)
 }
 
-fn parse(text: &str) -> Result<Vec<Stmt>, KeepalivedError> {
+/// Tokenize and parse a keepalived.conf text into statements (shared with lvsd's importer).
+pub(crate) fn parse(text: &str) -> Result<Vec<Stmt>, KeepalivedError> {
     let toks = tokenize(text)?;
     let mut pos = 0;
     parse_block(&toks, &mut pos, 0, 1)
 }
 
 impl Stmt {
-    fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         self.words.first().map_or("", String::as_str)
     }
 
-    fn args(&self) -> &[String] {
+    pub(crate) fn args(&self) -> &[String] {
         self.words.get(1..).unwrap_or(&[])
     }
 
