@@ -136,5 +136,6 @@
 pub mod cache;
 pub mod forwarder;
 pub mod fuzzing;
+pub mod rndc;
 pub mod testing;
 pub mod wire;

@@ -63,6 +63,10 @@ pub struct ControlChannel {
 pub struct NamedConf {
     /// `directory`.
     pub directory: Option<String>,
+    /// `statistics-file` (rndc stats appends to it).
+    pub statistics_file: Option<String>,
+    /// `dump-file` (rndc dumpdb writes it).
+    pub dump_file: Option<String>,
     /// `forward`.
     pub forward: Option<ForwardMode>,
     /// `forwarders` (port 53 unless given).
@@ -238,6 +242,8 @@ impl NamedConf {
             };
             match kw {
                 "directory" => self.directory = Some(one()?.0.to_owned()),
+                "statistics-file" => self.statistics_file = Some(one()?.0.to_owned()),
+                "dump-file" => self.dump_file = Some(one()?.0.to_owned()),
                 "forward" => {
                     let (v, loc) = one()?;
                     self.forward = Some(match v {

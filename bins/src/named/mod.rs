@@ -11,6 +11,7 @@
 //!   the forwarder's configuration did not change, and logs that it dropped it otherwise).
 
 pub mod conf;
+pub mod control;
 pub mod parse;
 mod tcp;
 pub mod values;
@@ -131,6 +132,36 @@ fn tell(handles: &[Handle], cmd: impl Fn() -> Command) {
     }
 }
 
+/// Starts the rndc command channels of `conf` (none when it has no `controls`).
+fn start_control(conf: &NamedConf, file: &str, handles: &[Handle]) -> Result<(), String> {
+    let channels = control::channels(conf)?;
+    if channels.is_empty() {
+        return Ok(());
+    }
+    let boot = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let info = control::Info {
+        config: file.to_owned(),
+        workers: handles.len(),
+        boot,
+        statistics_file: conf
+            .statistics_file
+            .clone()
+            .unwrap_or_else(|| "named.stats".into()),
+        dump_file: conf
+            .dump_file
+            .clone()
+            .unwrap_or_else(|| "named_dump.db".into()),
+    };
+    let workers = handles
+        .iter()
+        .map(|h| (h.tx.clone(), Arc::clone(&h.waker)))
+        .collect();
+    let acls = lvs_dns::forwarder::Acls::new(conf.acls.clone());
+    control::start(channels, &acls, &workers, &info).map(|_| ())
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(opts: &Options) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -156,6 +187,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         }
     }
     tracing::info!(workers = handles.len(), forwarders = ?fwd.forwarders, "running");
+    if let Err(e) = start_control(&conf, &file, &handles) {
+        tell(&handles, || Command::Stop);
+        return Err(e);
+    }
     for sig in signals.forever() {
         if sig == SIGHUP {
             match plan(&file, opts.port) {

@@ -70,6 +70,11 @@ pub enum Command {
     Reload(Box<(ForwarderConfig, WorkerConfig)>),
     /// Finish (SIGTERM).
     Stop,
+    /// An rndc command for this worker's forwarder; the text answer goes back on the sender.
+    Control(
+        super::control::WorkerOp,
+        std::sync::mpsc::Sender<Result<String, String>>,
+    ),
 }
 
 /// Counters of one worker's shell (the machine keeps its own).
@@ -267,6 +272,9 @@ impl Worker {
             match self.rx.try_recv() {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return true,
                 Ok(Command::Reload(b)) => self.reload(now, b.0, b.1),
+                Ok(Command::Control(op, tx)) => {
+                    let _ = tx.send(super::control::apply(&mut self.fwd, now, &op));
+                }
                 Err(TryRecvError::Empty) => return false,
             }
         }
