@@ -175,3 +175,20 @@ fn assert_same(a: &Message<'_>, b: &Message<'_>) {
         }
     }
 }
+
+/// Bytes as an rndc (ISCCC) frame: framing and decoding never panic, and every message that
+/// decodes re-encodes to a frame that decodes to the same table. The bytes are also tried as
+/// base64 text (the HMAC fields carry base64).
+pub fn rndc_message(data: &[u8]) {
+    use crate::rndc::codec::{decode, encode, frame_len};
+    let _ = frame_len(data);
+    if let Ok(d) = decode(data)
+        && let Ok(again) = encode(&d.table)
+    {
+        let back = decode(&again).expect("an encoded table decodes");
+        assert_eq!(back.table, d.table, "decode(encode(t)) == t");
+    }
+    if let Ok(text) = core::str::from_utf8(data) {
+        let _ = crate::rndc::auth::base64_decode(text);
+    }
+}
