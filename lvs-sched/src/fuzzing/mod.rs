@@ -4,4 +4,5 @@
 
 pub mod conn;
 pub mod hash;
+pub mod mcproxy;
 pub mod ring;
