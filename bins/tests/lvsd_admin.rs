@@ -82,7 +82,17 @@ fn save_round_trips_through_restore_and_edits_apply() {
         bs[1].addr.to_string(),
     );
     for args in [
-        vec!["-A", "-t", &v2s, "-s", "sh", "-b", "sh-port", "-p", "120"],
+        vec![
+            "-A",
+            "-t",
+            &v2s,
+            "-s",
+            "sh",
+            "-b",
+            "sh-fallback,sh-port",
+            "-p",
+            "120",
+        ],
         vec!["-a", "-t", &v2s, "-r", &y, "-m", "-w", "4"],
         vec!["-a", "-t", &v2s, "-r", &x, "-w", "1"],
         vec!["-e", "-t", &v2s, "-r", &x, "-w", "0"],
@@ -94,7 +104,8 @@ fn save_round_trips_through_restore_and_edits_apply() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
-    // The service added over the socket is live; x is quiesced there.
+    // The service added over the socket is live; x is quiesced there (sh-fallback sends the
+    // flows that hash to x to y; without it they would find no destination).
     for _ in 0..10 {
         assert_eq!(get(v2).unwrap(), "y");
     }
@@ -104,7 +115,7 @@ fn save_round_trips_through_restore_and_edits_apply() {
         saved,
         format!(
             "-A -t {v1} -s wlc\n-a -t {v1} -r {x} -m -w 3 -x 10\n\
-             -A -t {v2} -s sh -b sh-port -p 120\n-a -t {v2} -r {y} -m -w 4\n-a -t {v2} -r {x} -m -w 0\n"
+             -A -t {v2} -s sh -b sh-fallback,sh-port -p 120\n-a -t {v2} -r {y} -m -w 4\n-a -t {v2} -r {x} -m -w 0\n"
         )
     );
     assert!(d.lvsadm(&["-C"]).status.success());
