@@ -216,37 +216,47 @@ impl ClockFilter {
             time: now,
             valid: true,
         };
-        // Sort a copy by delay; dummies (and stages aged to MAXDISP) go last.
-        let mut sorted = self.stages;
-        let key = |s: &Stage| {
+        // Order the stages by delay (plus the age penalty); dummies (and stages aged to
+        // MAXDISP) go last. Each stage's aged dispersion and sort key are computed once, and
+        // a stable insertion sort over the eight indices orders them without moving stages.
+        let mut disp_at = [MAXDISP; NSTAGE];
+        let mut keys = [(true, 0.0f64); NSTAGE];
+        for ((s, d), k) in self.stages.iter().zip(&mut disp_at).zip(&mut keys) {
             let age = now.saturating_duration_since(s.time).as_secs_f64();
-            (
-                !s.valid || s.dispersion_at(now) >= MAXDISP,
-                s.delay + age_penalty * age,
-            )
-        };
-        sorted.sort_unstable_by(|a, b| {
-            let (ka, kb) = (key(a), key(b));
-            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
-        });
-        let valid = sorted
-            .iter()
-            .take_while(|s| s.valid && s.dispersion_at(now) < MAXDISP)
-            .count();
+            *d = s.dispersion_at(now);
+            *k = (!s.valid || *d >= MAXDISP, s.delay + age_penalty * age);
+        }
+        let mut order: [usize; NSTAGE] = core::array::from_fn(|i| i);
+        for i in 1..NSTAGE {
+            let cur = order[i];
+            let kc = keys[cur];
+            let mut j = i;
+            while j > 0 {
+                let kp = keys[order[j - 1]];
+                if kc.0.cmp(&kp.0).then(kc.1.total_cmp(&kp.1)).is_lt() {
+                    order[j] = order[j - 1];
+                    j -= 1;
+                } else {
+                    break;
+                }
+            }
+            order[j] = cur;
+        }
+        let valid = order.iter().take_while(|&&i| !keys[i].0).count();
         if valid == 0 {
             return Err(Held::Empty);
         }
         let mut disp = 0.0;
         let mut weight = 0.5;
-        for s in &sorted {
-            disp += s.dispersion_at(now) * weight;
+        for &i in &order {
+            disp += disp_at[i] * weight;
             weight *= 0.5;
         }
-        let best = sorted[0];
+        let best = self.stages[order[0]];
         let jitter = if valid > 1 {
-            let sum: f64 = sorted[1..valid]
+            let sum: f64 = order[1..valid]
                 .iter()
-                .map(|s| (s.offset - best.offset).powi(2))
+                .map(|&i| (self.stages[i].offset - best.offset).powi(2))
                 .sum();
             (sum / (valid - 1) as f64).sqrt()
         } else {

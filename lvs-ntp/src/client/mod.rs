@@ -366,7 +366,7 @@ impl<R: Rng> Client<R> {
         a.refid = reply.refid;
         a.root_delay = reply.root_delay.as_secs_f64();
         a.root_dispersion = reply.root_dispersion.as_secs_f64();
-        a.precision = 2f64.powi(i32::from(reply.precision));
+        a.precision = exp2_i8(reply.precision);
         let t4 = match wall_rx {
             Some(w) => NtpTimestamp::from_unix_nanos(w),
             None => {
@@ -629,10 +629,29 @@ impl<R: Rng> StateMachine for Client<R> {
     }
 }
 
+/// 2^`p`, exactly: every `i8` exponent gives a normal `f64`, so the power of two is built from
+/// its exponent bits (the same value `2f64.powi(p)` computes, without the call per reply).
+fn exp2_i8(p: i8) -> f64 {
+    let biased = (i16::from(p) + 1023).unsigned_abs();
+    f64::from_bits(u64::from(biased) << 52)
+}
+
 fn duration(secs: f64) -> NtpDuration {
     NtpDuration::from_nanos((secs * 1e9).round() as i128)
 }
 
 fn short(secs: f64) -> NtpShort {
     NtpShort::from_nanos((secs.max(0.0) * 1e9) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exp2_i8;
+
+    #[test]
+    fn exp2_matches_powi_for_every_exponent() {
+        for p in i8::MIN..=i8::MAX {
+            assert_eq!(exp2_i8(p), 2f64.powi(i32::from(p)), "2^{p}");
+        }
+    }
 }
