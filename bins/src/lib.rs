@@ -4,6 +4,7 @@
 //! The binaries are the shell around the Sans-IO protocol crates: they own the clock, the
 //! sockets, signals and logging, and nothing else. See [`io`] for the loop.
 
+pub mod fuzzing;
 pub mod io;
 pub mod lvsd;
 pub mod mcproxy;

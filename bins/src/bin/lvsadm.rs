@@ -1,7 +1,7 @@
 //! `lvsadm`: administer a running lvsd with ipvsadm's syntax.
 //!
 //! ```text
-//! lvsadm -L -n [--stats]
+//! lvsadm -L -n [--stats | --rate | -c]
 //! lvsadm -A -t 127.0.0.1:8080 -s wlc [-p 300 -M 255.255.255.0]
 //! lvsadm -a -t 127.0.0.1:8080 -r 127.0.0.1:9001 -m -w 2
 //! lvsadm -S -n > rules; lvsadm -C; lvsadm -R < rules

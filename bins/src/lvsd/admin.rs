@@ -1,5 +1,6 @@
 //! The ipvsadm-style administration commands: parsing (shared by `lvsadm` and the daemon's
-//! control socket), applying them to a [`Table`], and ipvsadm's `-L -n` and `-S` output.
+//! control socket), applying them to a [`Table`], and ipvsadm's `-L -n` (with `--stats`,
+//! `--rate` or `-c`) and `-S` output.
 //!
 //! # The control protocol
 //!
@@ -24,6 +25,7 @@ use super::config::{
     Protocol, RealSpec, ServiceSpec, SvcKey, check_scheduler, mask_text, parse_netmask,
 };
 use super::table::{Counters, Service, Table};
+use lvs_core::director::Rates;
 
 /// The largest request the control socket accepts.
 pub const MAX_REQUEST: usize = 1 << 20;
@@ -113,11 +115,31 @@ pub struct AdminArgs {
     #[arg(short = 'n', long = "numeric")]
     pub numeric: bool,
     /// With -L: traffic counters instead of connection counts.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["rate", "connection"])]
     pub stats: bool,
+    /// With -L: rates (connections, packets and bytes per second) as the kernel estimates them.
+    #[arg(long, conflicts_with = "connection")]
+    pub rate: bool,
+    /// With -L: the open connections (and those in TIME_WAIT).
+    #[arg(short = 'c', long = "connection")]
+    pub connection: bool,
     /// lvsd's control socket (default: the daemon's default path).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+}
+
+/// What `-L -n` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListFormat {
+    /// Services, schedulers and connection counts.
+    #[default]
+    Plain,
+    /// `--stats`: traffic counters.
+    Stats,
+    /// `--rate`: estimated rates.
+    Rate,
+    /// `-c`: the connection entries.
+    Connections,
 }
 
 /// One administration command.
@@ -137,11 +159,8 @@ pub enum Command {
     EditServer(SvcKey, RealSpec),
     /// `-d`.
     DeleteServer(SvcKey, SocketAddr),
-    /// `-L -n [--stats]`.
-    List {
-        /// `--stats`.
-        stats: bool,
-    },
+    /// `-L -n [--stats | --rate | -c]`.
+    List(ListFormat),
     /// `-S -n`.
     Save,
 }
@@ -214,7 +233,15 @@ impl AdminArgs {
             let addr = self.real.ok_or("a real server is required: -r ADDR:PORT")?;
             Command::DeleteServer(key()?, addr)
         } else if self.list {
-            Command::List { stats: self.stats }
+            Command::List(if self.stats {
+                ListFormat::Stats
+            } else if self.rate {
+                ListFormat::Rate
+            } else if self.connection {
+                ListFormat::Connections
+            } else {
+                ListFormat::Plain
+            })
         } else if self.save {
             Command::Save
         } else {
@@ -285,8 +312,10 @@ impl Command {
             Self::AddServer(k, r) => real_rule(*k, r),
             Self::EditServer(k, r) => real_rule(*k, r).replacen("-a", "-e", 1),
             Self::DeleteServer(k, a) => format!("-d {} {} -r {a}", k.0.switch(), k.1),
-            Self::List { stats: false } => "-L -n".into(),
-            Self::List { stats: true } => "-L -n --stats".into(),
+            Self::List(ListFormat::Plain) => "-L -n".into(),
+            Self::List(ListFormat::Stats) => "-L -n --stats".into(),
+            Self::List(ListFormat::Rate) => "-L -n --rate".into(),
+            Self::List(ListFormat::Connections) => "-L -n -c".into(),
             Self::Save => "-S -n".into(),
         }
     }
@@ -332,26 +361,55 @@ fn service_head(s: &Service) -> String {
     format!("{}  {}", s.spec.key.0.label(), s.spec.key.1)
 }
 
-/// `ipvsadm -L -n` (or `--stats`) for the table, in ipvsadm's column layout.
-pub fn list(t: &Table, stats: bool) -> String {
+fn rates_row(out: &mut String, r: &Rates, real: bool) {
+    if real {
+        // ipvsadm prints a real server's CPS and PPS as plain numbers, its BPS as large ones.
+        let _ = write!(out, " {:>8} {:>8} {:>8}", r.cps, r.in_pps, r.out_pps);
+    } else {
+        for v in [r.cps, r.in_pps, r.out_pps] {
+            largenum(out, v);
+        }
+    }
+    largenum(out, r.in_bps);
+    largenum(out, r.out_bps);
+    out.push('\n');
+}
+
+/// `ipvsadm -L -n` (`--stats`, `--rate`) for the table, in ipvsadm's column layout. The
+/// connection entries (`-c`) need the daemon's connections: see [`list_conns`].
+pub fn list(t: &Table, format: ListFormat) -> String {
     let mut out = String::from("IP Virtual Server version 1.2.1 (lvsd proxy mode)\n");
-    if stats {
+    let columns = match format {
+        ListFormat::Stats => Some(["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]),
+        ListFormat::Rate => Some(["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]),
+        ListFormat::Plain | ListFormat::Connections => None,
+    };
+    if let Some([a, b, c, d, e]) = columns {
         let _ = writeln!(
             out,
-            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port",
-            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+            "{:<33} {a:>8} {b:>8} {c:>8} {d:>8} {e:>8}\n  -> RemoteAddress:Port",
+            "Prot LocalAddress:Port"
         );
     } else {
         out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
         out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
     }
     for s in t.services() {
-        if stats {
+        if columns.is_some() {
+            let rate = format == ListFormat::Rate;
             let _ = write!(out, "{:<33}", service_head(s));
-            counters(&mut out, &s.stats);
+            if rate {
+                rates_row(&mut out, &s.rates(), false);
+            } else {
+                counters(&mut out, &s.stats);
+            }
             for r in s.reals() {
                 let _ = write!(out, "  -> {:<28}", r.spec.addr.to_string());
-                counters(&mut out, &r.stats);
+                if rate {
+                    rates_row(&mut out, &r.rates(), true);
+                } else {
+                    counters(&mut out, &r.stats);
+                }
             }
             continue;
         }
@@ -385,6 +443,65 @@ pub fn list(t: &Table, stats: bool) -> String {
     out
 }
 
+/// One connection entry of `-L -n -c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnRow {
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// Time left before the entry goes.
+    pub expires: Duration,
+    /// IPVS's state name: `ESTABLISHED`, `SYN_RECV`, `TIME_WAIT`, `UDP`.
+    pub state: &'static str,
+    /// The client.
+    pub source: SocketAddr,
+    /// The virtual service address.
+    pub virtual_addr: SocketAddr,
+    /// The real server.
+    pub destination: SocketAddr,
+}
+
+/// The closed TCP connections the table still counts (TIME_WAIT) as connection entries.
+pub fn time_wait_rows(t: &Table, now: Instant) -> Vec<ConnRow> {
+    t.lingering()
+        .filter_map(|(until, b)| {
+            let ((protocol, virtual_addr), destination) = t.endpoints(b)?;
+            Some(ConnRow {
+                protocol,
+                expires: until.saturating_duration_since(now),
+                state: "TIME_WAIT",
+                source: b.client,
+                virtual_addr,
+                destination,
+            })
+        })
+        .collect()
+}
+
+/// `ipvsadm -L -n -c`: the header and one line per entry, in ipvsadm's columns (expiry as
+/// mm:ss).
+pub fn list_conns(rows: &[ConnRow]) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    let _ = writeln!(
+        out,
+        "pro expire {:<11} {:<18} {:<18} destination",
+        "state", "source", "virtual"
+    );
+    for r in rows {
+        let secs = r.expires.as_secs();
+        let expire = format!("{:02}:{:02}", secs / 60, secs % 60);
+        let _ = writeln!(
+            out,
+            "{:<3} {expire:<6} {:<11} {:<18} {:<18} {}",
+            r.protocol.label(),
+            r.state,
+            r.source.to_string(),
+            r.virtual_addr.to_string(),
+            r.destination
+        );
+    }
+    out
+}
+
 /// `ipvsadm -S -n`: rules that rebuild the table. Weights are the configured ones (a server
 /// that its health check holds down is saved with its own weight, not 0).
 pub fn save(t: &Table) -> String {
@@ -400,9 +517,16 @@ pub fn save(t: &Table) -> String {
     out
 }
 
-/// Apply one command to the table; listings are appended to `out`. The daemon opens and
-/// closes listeners afterwards to match the table.
-pub fn apply(t: &mut Table, cmd: &Command, now: Instant, out: &mut String) -> Result<(), String> {
+/// Apply one command to the table; listings are appended to `out`. `open` are the daemon's
+/// open connections, listed by `-c` before the table's TIME_WAIT entries. The daemon opens
+/// and closes listeners afterwards to match the table.
+pub fn apply(
+    t: &mut Table,
+    cmd: &Command,
+    now: Instant,
+    open: &[ConnRow],
+    out: &mut String,
+) -> Result<(), String> {
     match cmd {
         Command::AddService(s) => t.add_service(s.clone(), now).map(drop),
         Command::EditService(s) => t.edit_service(s.key, &s.scheduler, s.flags, s.persistence),
@@ -414,8 +538,14 @@ pub fn apply(t: &mut Table, cmd: &Command, now: Instant, out: &mut String) -> Re
         Command::AddServer(k, r) => t.add_real(*k, *r, now),
         Command::EditServer(k, r) => t.edit_real(*k, *r),
         Command::DeleteServer(k, a) => t.remove_real(*k, *a, now),
-        Command::List { stats } => {
-            out.push_str(&list(t, *stats));
+        Command::List(ListFormat::Connections) => {
+            let mut rows = open.to_vec();
+            rows.extend(time_wait_rows(t, now));
+            out.push_str(&list_conns(&rows));
+            Ok(())
+        }
+        Command::List(format) => {
+            out.push_str(&list(t, *format));
             Ok(())
         }
         Command::Save => {
@@ -428,6 +558,7 @@ pub fn apply(t: &mut Table, cmd: &Command, now: Instant, out: &mut String) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lvsd::table::Binding;
 
     fn cmd(line: &str) -> Command {
         parse_line(line).unwrap().unwrap()
@@ -446,6 +577,8 @@ mod tests {
             "-d -u 127.0.0.1:53 -r 127.0.0.1:5353",
             "-L -n",
             "-L -n --stats",
+            "-L -n --rate",
+            "-L -n -c",
             "-S -n",
         ] {
             assert_eq!(cmd(line).to_line(), line);
@@ -483,7 +616,7 @@ mod tests {
             "-a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m -w 3",
             "-a -t 127.0.0.1:80 -r 127.0.0.1:9002 -m -w 1",
         ] {
-            apply(&mut t, &cmd(line), Instant::ZERO, &mut out).unwrap();
+            apply(&mut t, &cmd(line), Instant::ZERO, &[], &mut out).unwrap();
         }
         let svc = t
             .find((Protocol::Tcp, "127.0.0.1:80".parse().unwrap()))
@@ -491,7 +624,7 @@ mod tests {
         let _open = t
             .pick(svc, "10.0.0.1:5".parse().unwrap(), Instant::ZERO)
             .unwrap();
-        let text = list(&t, false);
+        let text = list(&t, ListFormat::Plain);
         let want = "\
 IP Virtual Server version 1.2.1 (lvsd proxy mode)
 Prot LocalAddress:Port Scheduler Flags
@@ -501,7 +634,7 @@ TCP  127.0.0.1:80 wrr persistent 60 mask 255.255.255.0
   -> 127.0.0.1:9002               Masq    1      0          0         
 ";
         assert_eq!(text, want);
-        let stats = list(&t, true);
+        let stats = list(&t, ListFormat::Stats);
         assert!(stats.contains(
             "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
         ));
@@ -518,5 +651,81 @@ TCP  127.0.0.1:80 wrr persistent 60 mask 255.255.255.0
         largenum(&mut s, 123_456_789);
         largenum(&mut s, 7);
         assert_eq!(s, "  123456K        7");
+    }
+
+    fn one_server_table() -> (Table, Binding) {
+        let mut t = Table::new(1, Duration::from_secs(120));
+        let mut out = String::new();
+        for line in [
+            "-A -t 127.0.0.1:80 -s rr",
+            "-a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m",
+        ] {
+            apply(&mut t, &cmd(line), Instant::ZERO, &[], &mut out).unwrap();
+        }
+        let svc = t
+            .find((Protocol::Tcp, "127.0.0.1:80".parse().unwrap()))
+            .unwrap();
+        let (b, _) = t
+            .pick(svc, "10.0.0.1:5".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        (t, b)
+    }
+
+    #[test]
+    fn rate_listing_uses_the_estimator() {
+        let (mut t, b) = one_server_table();
+        let c = Counters {
+            in_pkts: 400,
+            in_bytes: 40_000,
+            ..Counters::default()
+        };
+        t.account(b, &c);
+        t.estimate();
+        let text = list(&t, ListFormat::Rate);
+        assert!(text.contains(
+            "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  -> RemoteAddress:Port\n"
+        ), "{text}");
+        // 400 packets and 40 000 bytes in one 2 s period, weighted 1/4: 50 pps, 5000 B/s.
+        let svc = format!(
+            "{:<33}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
+            "TCP  127.0.0.1:80", 0, 50, 0, 5000, 0
+        );
+        assert!(text.contains(&svc), "{text}");
+        let real = format!(
+            "  -> {:<28} {:>8} {:>8} {:>8}{:>9}{:>9}\n",
+            "127.0.0.1:9001", 0, 50, 0, 5000, 0
+        );
+        assert!(text.contains(&real), "{text}");
+        // No more traffic: the averages decay towards zero.
+        for _ in 0..40 {
+            t.estimate();
+        }
+        assert_eq!(t.services().next().unwrap().rates(), Rates::default());
+    }
+
+    #[test]
+    fn connection_listing_has_ipvsadm_columns() {
+        let (mut t, b) = one_server_table();
+        let open = ConnRow {
+            protocol: Protocol::Tcp,
+            expires: Duration::from_secs(899),
+            state: "ESTABLISHED",
+            source: "10.0.0.2:40000".parse().unwrap(),
+            virtual_addr: "127.0.0.1:80".parse().unwrap(),
+            destination: "127.0.0.1:9001".parse().unwrap(),
+        };
+        t.release(b, Instant::ZERO);
+        let mut out = String::new();
+        let now = Instant::ZERO + Duration::from_secs(5);
+        apply(&mut t, &cmd("-L -n -c"), now, &[open], &mut out).unwrap();
+        assert_eq!(
+            out,
+            "IPVS connection entries\n\
+             pro expire state       source             virtual            destination\n\
+             TCP 14:59  ESTABLISHED 10.0.0.2:40000     127.0.0.1:80       127.0.0.1:9001\n\
+             TCP 01:55  TIME_WAIT   10.0.0.1:5         127.0.0.1:80       127.0.0.1:9001\n"
+        );
+        assert!(parse_line("-L -n --rate -c").is_err());
+        assert!(parse_line("-L -n --stats --rate").is_err());
     }
 }

@@ -10,7 +10,11 @@ use mio::Interest;
 use mio::net::UnixListener;
 
 use super::{Ctl, Daemon, Entry};
-use crate::lvsd::admin::{self, MAX_REQUEST};
+use crate::lvsd::admin::{self, Command, ConnRow, ListFormat, MAX_REQUEST};
+
+/// IPVS's default timeout of an ESTABLISHED TCP entry, shown as the expiry of an open
+/// connection counted from its last traffic (lvsd itself does not close idle connections).
+const TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 pub(super) fn bind_control(path: &Path) -> Result<UnixListener, String> {
     if path.exists() {
@@ -104,6 +108,38 @@ impl Daemon {
 
     /// Run a control request (see [`admin`](super::admin) for the protocol) and build the
     /// reply.
+    /// The open proxied connections and UDP flows as `-c` entries.
+    fn conn_rows(&self, now: Instant) -> Vec<ConnRow> {
+        let mut rows = Vec::new();
+        for e in self.slots.iter().flatten() {
+            let (binding, source, state, until) = match e {
+                Entry::Conn(c) if c.connected => (
+                    c.binding,
+                    c.peer,
+                    "ESTABLISHED",
+                    c.last.saturating_add(TCP_ESTABLISHED_TIMEOUT),
+                ),
+                Entry::Conn(c) => (c.binding, c.peer, "SYN_RECV", c.connect_deadline),
+                Entry::Flow(f) => (f.binding, f.client, "UDP", f.last.saturating_add(f.timeout)),
+                _ => continue,
+            };
+            let Some(((protocol, virtual_addr), destination)) =
+                binding.and_then(|b| self.table.endpoints(&b))
+            else {
+                continue;
+            };
+            rows.push(ConnRow {
+                protocol,
+                expires: until.saturating_duration_since(now),
+                state,
+                source,
+                virtual_addr,
+                destination,
+            });
+        }
+        rows
+    }
+
     fn execute(&mut self, request: &[u8], now: Instant) -> String {
         let Ok(text) = core::str::from_utf8(request) else {
             return "ERR request is not UTF-8\n".into();
@@ -113,7 +149,12 @@ impl Daemon {
             let result = admin::parse_line(line).and_then(|cmd| match cmd {
                 None => Ok(()),
                 Some(cmd) => {
-                    let r = admin::apply(&mut self.table, &cmd, now, &mut out);
+                    let open = if cmd == Command::List(ListFormat::Connections) {
+                        self.conn_rows(now)
+                    } else {
+                        Vec::new()
+                    };
+                    let r = admin::apply(&mut self.table, &cmd, now, &open, &mut out);
                     let opened = self.open_missing(now);
                     self.close_stale(now);
                     r.and(opened)

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lvs_core::Instant;
+use lvs_core::director::ESTIMATOR_PERIOD;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -64,6 +65,8 @@ pub struct DaemonStats {
 }
 
 struct Conn {
+    peer: SocketAddr,
+    last: Instant,
     client: TcpStream,
     backend: TcpStream,
     binding: Option<Binding>,
@@ -358,6 +361,7 @@ impl Daemon {
         let mut events = Events::with_capacity(1024);
         let mut tokens = Vec::with_capacity(1024);
         let mut next_sweep = self.clock.now() + SWEEP;
+        let mut next_estimate = self.clock.now() + ESTIMATOR_PERIOD;
         loop {
             let now = self.clock.now();
             self.start_probes(now);
@@ -366,7 +370,7 @@ impl Daemon {
             {
                 break;
             }
-            let mut next = next_sweep;
+            let mut next = next_sweep.min(next_estimate);
             if let Some(t) = self.table.poll_timeout() {
                 next = next.min(t);
             }
@@ -389,6 +393,11 @@ impl Daemon {
             }
             if self.table.poll_timeout().is_some_and(|t| t <= now) {
                 self.table.handle_timeout(now);
+            }
+            if now >= next_estimate {
+                self.table.estimate();
+                // Keep a steady 2 s cadence; after a long stall restart from now.
+                next_estimate = (next_estimate + ESTIMATOR_PERIOD).max(now);
             }
             if now >= next_sweep {
                 self.sweep(now);
@@ -502,6 +511,8 @@ impl Daemon {
             up.preload(&proxy_v2_header(peer, local));
         }
         let conn = Conn {
+            peer,
+            last: now,
             client,
             backend,
             binding: Some(binding),
@@ -560,10 +571,11 @@ impl Daemon {
             _ => (false, Counters::default()),
         };
         let finished = c.up.done() && c.down.done();
-        if let Some(b) = c.binding
-            && counters != Counters::default()
-        {
-            self.table.account(b, &counters);
+        if counters != Counters::default() {
+            c.last = now;
+            if let Some(b) = c.binding {
+                self.table.account(b, &counters);
+            }
         }
         if !ok || finished {
             self.close_conn(slot, now);

@@ -6,6 +6,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use lvs_core::director::{Estimator, Rates};
 use lvs_core::health::{Checker, Event, ProbeResult, ProbeSpec};
 use lvs_core::rng::derive_seed;
 use lvs_core::{ConnState, DestId, DestParams, Flow, Instant, Scheduler};
@@ -29,6 +30,8 @@ pub struct Binding {
     pub dest: DestId,
     /// How the scheduler counts it.
     pub state: ConnState,
+    /// The client's address (for `-L -n -c`).
+    pub client: SocketAddr,
 }
 
 /// ipvsadm `--stats` counters. In proxy mode a "packet" is one successful `read()`.
@@ -47,6 +50,17 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// The same numbers as the estimator's counter type.
+    pub fn to_core(&self) -> lvs_core::director::Counters {
+        lvs_core::director::Counters {
+            conns: self.conns,
+            in_pkts: self.in_pkts,
+            out_pkts: self.out_pkts,
+            in_bytes: self.in_bytes,
+            out_bytes: self.out_bytes,
+        }
+    }
+
     fn add(&mut self, o: &Self) {
         self.conns += o.conns;
         self.in_pkts += o.in_pkts;
@@ -69,9 +83,15 @@ pub struct Real {
     pub check: Option<u32>,
     /// Counters.
     pub stats: Counters,
+    est: Estimator,
 }
 
 impl Real {
+    /// Rates from the kernel-style estimator (`--rate`).
+    pub fn rates(&self) -> Rates {
+        self.est.rates()
+    }
+
     /// The weight the scheduler uses: the configured one, 0 while down.
     pub fn effective_weight(&self) -> u32 {
         if self.healthy { self.spec.weight } else { 0 }
@@ -89,9 +109,15 @@ pub struct Service {
     templates: HashMap<IpAddr, (DestId, Instant)>,
     /// Counters.
     pub stats: Counters,
+    est: Estimator,
 }
 
 impl Service {
+    /// Rates from the kernel-style estimator (`--rate`).
+    pub fn rates(&self) -> Rates {
+        self.est.rates()
+    }
+
     /// Real servers in list order.
     pub fn reals(&self) -> &[Real] {
         &self.reals
@@ -218,6 +244,7 @@ impl Table {
             svc,
             dest,
             state: b.state,
+            client: b.client,
         })
     }
 
@@ -274,6 +301,7 @@ impl Table {
                 next_dest: 0,
                 templates: HashMap::new(),
                 stats: Counters::default(),
+                est: Estimator::default(),
             },
         );
         for r in reals {
@@ -372,6 +400,7 @@ impl Table {
             healthy: !start_down,
             check: None,
             stats: Counters::default(),
+            est: Estimator::default(),
         };
         s.sched
             .add_dest(id, params(&real))
@@ -489,7 +518,15 @@ impl Table {
         let r = s.real_mut(dest)?;
         r.stats.conns += 1;
         let addr = r.spec.addr;
-        Some((Binding { svc, dest, state }, addr))
+        Some((
+            Binding {
+                svc,
+                dest,
+                state,
+                client,
+            },
+            addr,
+        ))
     }
 
     /// A connection ended. TCP connections stay counted as inactive for `time_wait` (as IPVS
@@ -536,6 +573,29 @@ impl Table {
                 s.sched.conn_unbound(b.dest, b.state);
             }
         }
+    }
+
+    /// Take one estimator sample of every service and real server; call every
+    /// [`ESTIMATOR_PERIOD`](lvs_core::director::ESTIMATOR_PERIOD).
+    pub fn estimate(&mut self) {
+        for s in self.services.values_mut() {
+            s.est.sample(&s.stats.to_core());
+            for r in &mut s.reals {
+                r.est.sample(&r.stats.to_core());
+            }
+        }
+    }
+
+    /// Closed TCP connections still counted as inactive (TIME_WAIT), with when each ends.
+    pub fn lingering(&self) -> impl Iterator<Item = &(Instant, Binding)> {
+        self.lingering.iter()
+    }
+
+    /// The service key and real server address a binding stands for.
+    pub fn endpoints(&self, b: &Binding) -> Option<(SvcKey, SocketAddr)> {
+        let s = self.services.get(&b.svc)?;
+        let r = s.reals.iter().find(|r| r.id == b.dest)?;
+        Some((s.spec.key, r.spec.addr))
     }
 
     /// Forget expired persistence templates (call about once a second).
