@@ -105,6 +105,16 @@ impl Config {
 
     /// Parses and checks configuration text; `path` only labels errors.
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(text, path, resolve)
+    }
+
+    /// [`Config::parse`] without name lookups: host names are refused instead of resolved, so
+    /// the fuzz targets never touch the network.
+    pub(crate) fn parse_numeric(text: &str, path: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(text, path, resolve_numeric)
+    }
+
+    fn parse_with(text: &str, path: &str, resolve: Resolve) -> Result<Self, ConfigError> {
         let fail = |line: usize, message: String| ConfigError {
             path: path.to_owned(),
             line,
@@ -116,7 +126,7 @@ impl Config {
         }
         let mut pools: Vec<PoolConfig> = Vec::with_capacity(sections.len());
         for s in &sections {
-            let pool = pool(s).map_err(|(line, m)| fail(line, m))?;
+            let pool = pool(s, resolve).map_err(|(line, m)| fail(line, m))?;
             if let Some(other) = pools.iter().find(|p| p.listen == pool.listen) {
                 return Err(fail(
                     s.line,
@@ -133,6 +143,9 @@ impl Config {
 }
 
 type Fail = (usize, String);
+
+/// Turns `host:port` into an address; `line` and `what` label the error.
+type Resolve = fn(&str, usize, &str) -> Result<SocketAddr, Fail>;
 
 fn scalar(e: &Entry) -> Result<&str, Fail> {
     match &e.value {
@@ -174,7 +187,22 @@ fn resolve(host_port: &str, line: usize, what: &str) -> Result<SocketAddr, Fail>
         .ok_or((line, format!("{what}: {host_port:?} has no address")))
 }
 
-fn pool(s: &Section) -> Result<PoolConfig, Fail> {
+/// Like [`resolve`] for literal addresses (`1.2.3.4:11211`, `[::1]:11211`, `::1:11211`), and
+/// an error for a host name.
+fn resolve_numeric(host_port: &str, line: usize, what: &str) -> Result<SocketAddr, Fail> {
+    if let Ok(a) = host_port.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    host_port
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some(SocketAddr::new(h.parse().ok()?, p.parse().ok()?)))
+        .ok_or((
+            line,
+            format!("{what}: {host_port:?} is not a literal address"),
+        ))
+}
+
+fn pool(s: &Section, resolve: Resolve) -> Result<PoolConfig, Fail> {
     let mut listen = None;
     let mut hash = HashFunction::Fnv1a64;
     let mut hash_tag = None;
