@@ -76,6 +76,9 @@ pub struct Instance {
     announce_phase: AnnouncePhase,
     last_announce: Option<Instant>,
     pub(super) last_lower_answer: Option<Instant>,
+    /// The last Master_Down_Interval computed on the receive path, keyed by the effective
+    /// priority and Master_Adver_Interval it was computed for.
+    down_cache: Option<(u8, Duration, Duration)>,
 }
 
 impl Instance {
@@ -156,6 +159,7 @@ impl Instance {
             announce_phase: AnnouncePhase::Second,
             last_announce: None,
             last_lower_answer: None,
+            down_cache: None,
         })
     }
 
@@ -232,6 +236,20 @@ impl Instance {
             self.master_adver_interval,
             self.settings.down_timer_adverts,
         )
+    }
+
+    /// [`Self::master_down_interval`], remembered while the priority and the master's interval
+    /// stay the same (every advert of a steady master re-arms the down timer with it).
+    pub(super) fn master_down_interval_cached(&mut self) -> Duration {
+        let key = (self.priority(), self.master_adver_interval);
+        match self.down_cache {
+            Some((p, i, d)) if (p, i) == key => d,
+            _ => {
+                let d = self.master_down_interval();
+                self.down_cache = Some((key.0, key.1, d));
+                d
+            }
+        }
     }
 
     /// The counters.

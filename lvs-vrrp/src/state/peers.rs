@@ -80,6 +80,8 @@ fn addresses(family: Family, bytes: &[u8]) -> Vec<IpAddr> {
 pub(crate) struct PeerTable {
     peers: Vec<Peer>,
     capacity: usize,
+    /// The index of the peer heard last (usually the master): tried before the scan.
+    last: usize,
 }
 
 impl PeerTable {
@@ -87,6 +89,7 @@ impl PeerTable {
         Self {
             peers: Vec::new(),
             capacity: capacity.max(1),
+            last: 0,
         }
     }
 
@@ -108,7 +111,12 @@ impl PeerTable {
         events: &mut VecDeque<Event>,
     ) {
         let packet = obs.packet;
-        let idx = match self.peers.iter().position(|p| p.addr == obs.src) {
+        let hint = self
+            .peers
+            .get(self.last)
+            .is_some_and(|p| p.addr == obs.src)
+            .then_some(self.last);
+        let idx = match hint.or_else(|| self.peers.iter().position(|p| p.addr == obs.src)) {
             Some(i) => i,
             None => {
                 if self.peers.len() >= self.capacity
@@ -135,6 +143,7 @@ impl PeerTable {
                 self.peers.len() - 1
             }
         };
+        self.last = idx;
         let peer = &mut self.peers[idx];
         peer.version = packet.version();
         peer.priority = packet.priority();
@@ -175,6 +184,8 @@ pub(crate) struct Observation<'p, 'b> {
     pub(crate) checksum_rejected: bool,
     /// Whether it passed every receive check.
     pub(crate) accepted: bool,
+    /// Whether its address list equals ours, when the receive checks already compared it.
+    pub(crate) addresses_match: Option<bool>,
 }
 
 /// Whether the version 3 / IPv4 checksum variant matters (the other cases have one variant).
@@ -192,7 +203,10 @@ fn drift_bits(
     if packet.version() != config.version.number() {
         return (Drift::Version { theirs: 0 }).bit();
     }
-    if !config.addresses.same_set_as(packet.addr_bytes()) {
+    let addresses_match = obs
+        .addresses_match
+        .unwrap_or_else(|| config.addresses.same_set_as(packet.addr_bytes()));
+    if !addresses_match {
         bits |= (Drift::VipSet { theirs: Vec::new() }).bit();
     }
     if let VersionRepr::V2 { auth, adver_int } = config.version {

@@ -47,6 +47,7 @@ impl Instance {
             checksum: Some(accepted.checksum.variant()),
             checksum_rejected: false,
             accepted: true,
+            addresses_match: Some(accepted.addresses_match),
         };
         self.peers
             .observe(&obs, &self.config, self.send_variant, &mut self.events);
@@ -87,6 +88,7 @@ impl Instance {
             checksum: Some(variant),
             checksum_rejected: reason == DropReason::Checksum,
             accepted: false,
+            addresses_match: None,
         };
         self.peers
             .observe(&obs, &self.config, self.send_variant, &mut self.events);
@@ -177,7 +179,7 @@ impl Instance {
             self.master_adver_interval = i;
         }
         self.master = Some((src, priority, now));
-        let at = now + self.master_down_interval();
+        let at = now + self.master_down_interval_cached();
         self.timers.set(Timer::MasterDown, at);
     }
 

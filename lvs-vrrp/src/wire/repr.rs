@@ -124,28 +124,25 @@ impl Addresses {
     /// Whether `bytes` (a packet's raw address list) holds the same addresses as `self`, in any
     /// order, with the same count. Allocation-free; quadratic in the count (at most 255).
     pub fn same_set_as(&self, bytes: &[u8]) -> bool {
-        let width = field::addr_len(self.family());
-        if bytes.len() != self.len() * width {
-            return false;
+        match self {
+            Self::V4(ours) => same_set(ours, bytes, |a: &Ipv4Addr| a.octets()),
+            Self::V6(ours) => same_set(ours, bytes, |a: &Ipv6Addr| a.octets()),
         }
-        let ours = |i: usize| -> [u8; 16] {
-            let mut out = [0; 16];
-            match self {
-                Self::V4(a) => out[..4].copy_from_slice(&a[i].octets()),
-                Self::V6(a) => out = a[i].octets(),
-            }
-            out
-        };
-        let theirs = |chunk: &[u8]| -> [u8; 16] {
-            let mut out = [0; 16];
-            out[..chunk.len()].copy_from_slice(chunk);
-            out
-        };
-        let in_ours = |x: [u8; 16]| (0..self.len()).any(|i| ours(i) == x);
-        let in_theirs = |x: [u8; 16]| bytes.chunks_exact(width).any(|c| theirs(c) == x);
-        bytes.chunks_exact(width).all(|c| in_ours(theirs(c)))
-            && (0..self.len()).all(|i| in_theirs(ours(i)))
     }
+}
+
+/// [`Addresses::same_set_as`] for addresses of `N` bytes: the common case (the same list in
+/// the same order) is one pass; otherwise every address of each side must be on the other.
+fn same_set<A, const N: usize>(ours: &[A], bytes: &[u8], octets: impl Fn(&A) -> [u8; N]) -> bool {
+    if bytes.len() != ours.len() * N {
+        return false;
+    }
+    let theirs = || bytes.chunks_exact(N);
+    if ours.iter().zip(theirs()).all(|(a, c)| octets(a)[..] == *c) {
+        return true;
+    }
+    theirs().all(|c| ours.iter().any(|a| octets(a)[..] == *c))
+        && ours.iter().all(|a| theirs().any(|c| octets(a)[..] == *c))
 }
 
 /// One VRRP advertisement, owned and validated.
