@@ -107,9 +107,9 @@ fn nat_rewrites_both_directions_and_tracks_tcp_state() {
         (Duration::from_secs(900)..=Duration::from_millis(900_063)).contains(&rows[0].expires_in)
     );
     assert!(
-        rows[0]
-            .ipvsadm_row()
-            .starts_with("TCP  15:00  ESTABLISHED 192.0.2.7:40000"),
+        rows[0].ipvsadm_row().starts_with(
+            "TCP 15:00  ESTABLISHED 192.0.2.7:40000    198.51.100.1:80    10.0.0.11:8080"
+        ),
         "{}",
         rows[0].ipvsadm_row()
     );

@@ -163,7 +163,8 @@ pub struct ConnListing {
 }
 
 impl ConnListing {
-    /// The row as ipvsadm prints it: `TCP 14:58  ESTABLISHED 192.0.2.7:40000  198.51.100.1:80  10.0.0.2:8080`.
+    /// The row as `ipvsadm -L -n -c` prints it (`%-3s %-6s %-11s %-18s %-18s %s`), e.g.
+    /// `TCP 14:58  ESTABLISHED 192.0.2.7:40000    198.51.100.1:80    10.0.0.2:8080`.
     pub fn ipvsadm_row(&self) -> String {
         let secs = self.expires_in.as_secs();
         let fmt = |(a, p): (IpAddr, u16)| match a {
@@ -171,11 +172,12 @@ impl ConnListing {
             IpAddr::V6(_) => format!("[{a}]:{p}"),
         };
         let v = self.virtual_.map_or_else(|| "0.0.0.0:0".to_string(), fmt);
+        let expire = format!("{:02}:{:02}", secs / 60, secs % 60);
+        // ipvsadm.c's connection row: "%-3s %-6s %-11s %-18s %-18s %s".
         format!(
-            "{:<4} {:02}:{:02}  {:<11} {:<20} {:<20} {}",
+            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
             self.protocol,
-            secs / 60,
-            secs % 60,
+            expire,
             self.state,
             fmt(self.source),
             v,
