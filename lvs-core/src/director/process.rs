@@ -16,6 +16,15 @@ use crate::{ConnState, DestId, Flow, Instant, proto};
 const FWMARK_VIP: u16 = u16::MAX;
 /// A connection that no longer counts towards its real server's load (`quiesce_server` reset).
 pub(super) const UNCOUNTED: u8 = ConnFlags::USER1;
+/// The scheduler's view of a connection's activity.
+fn conn_state(active: bool) -> ConnState {
+    if active {
+        ConnState::Active
+    } else {
+        ConnState::Inactive
+    }
+}
+
 /// How long a template that still controls connections lives on when its timer fires.
 const TEMPLATE_GRACE: Duration = Duration::from_secs(60);
 
@@ -450,9 +459,7 @@ impl Director {
         let was_active = !flags.has(ConnFlags::INACTIVE);
         if want_active != was_active {
             flags.set(ConnFlags::INACTIVE, !want_active);
-            if !flags.has(UNCOUNTED) {
-                self.account(RealId(dest), svc, was_active, want_active);
-            }
+            self.account(RealId(dest), svc, flags, was_active, want_active);
         }
         {
             let e = self.conns.get_mut(id);
@@ -463,22 +470,29 @@ impl Director {
         self.conns.refresh(id, now, timeout);
     }
 
-    /// Report an active/inactive move of one connection to the scheduler and the counters.
-    pub(super) fn account(&mut self, real: RealId, svc: u16, was_active: bool, now_active: bool) {
-        let state = |a: bool| {
-            if a {
-                ConnState::Active
-            } else {
-                ConnState::Inactive
-            }
-        };
+    /// Report an active/inactive move of one connection (with `flags`) to the scheduler and the
+    /// counters; connections reset by `quiesce_server` no longer count.
+    pub(super) fn account(
+        &mut self,
+        real: RealId,
+        svc: u16,
+        flags: ConnFlags,
+        was_active: bool,
+        now_active: bool,
+    ) {
+        if flags.has(UNCOUNTED) {
+            return;
+        }
         if let Some(s) = self
             .slots
             .get_mut(usize::from(svc))
             .and_then(Option::as_mut)
         {
-            s.sched
-                .conn_changed(DestId(real.0), state(was_active), state(now_active));
+            s.sched.conn_changed(
+                DestId(real.0),
+                conn_state(was_active),
+                conn_state(now_active),
+            );
         }
         if let Ok(r) = self.real_slot_mut(real) {
             if was_active {
@@ -487,6 +501,24 @@ impl Director {
             } else {
                 r.inactive = r.inactive.saturating_sub(1);
                 r.active += 1;
+            }
+        }
+    }
+
+    /// Take one counted connection (active or not) off `real`'s counts and its scheduler.
+    fn uncount(&mut self, real: RealId, svc: u16, active: bool) {
+        if let Some(s) = self
+            .slots
+            .get_mut(usize::from(svc))
+            .and_then(Option::as_mut)
+        {
+            s.sched.conn_unbound(DestId(real.0), conn_state(active));
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            if active {
+                r.active = r.active.saturating_sub(1);
+            } else {
+                r.inactive = r.inactive.saturating_sub(1);
             }
         }
     }
@@ -656,23 +688,7 @@ impl Director {
             .collect();
         for id in ids {
             let c = *self.conns.get(id);
-            let real = RealId(c.dest);
-            let active = !c.flags.has(ConnFlags::INACTIVE);
-            let state = if active {
-                ConnState::Active
-            } else {
-                ConnState::Inactive
-            };
-            if let Ok(s) = self.slot_mut(svc) {
-                s.sched.conn_unbound(DestId(real.0), state);
-            }
-            if let Ok(r) = self.real_slot_mut(real) {
-                if active {
-                    r.active = r.active.saturating_sub(1);
-                } else {
-                    r.inactive = r.inactive.saturating_sub(1);
-                }
-            }
+            self.uncount(RealId(c.dest), c.svc, !c.flags.has(ConnFlags::INACTIVE));
             self.conns.get_mut(id).flags.set(UNCOUNTED, true);
         }
     }
@@ -722,30 +738,9 @@ impl Director {
             if let Ok(r) = self.real_slot_mut(real) {
                 r.persistent = r.persistent.saturating_sub(1);
             }
-        } else if c.flags.has(UNCOUNTED) {
-            if c.control != u32::MAX {
-                self.uncontrol(c.control);
-            }
         } else {
-            let active = !c.flags.has(ConnFlags::INACTIVE);
-            let state = if active {
-                ConnState::Active
-            } else {
-                ConnState::Inactive
-            };
-            if let Some(s) = self
-                .slots
-                .get_mut(usize::from(c.svc))
-                .and_then(Option::as_mut)
-            {
-                s.sched.conn_unbound(DestId(real.0), state);
-            }
-            if let Ok(r) = self.real_slot_mut(real) {
-                if active {
-                    r.active = r.active.saturating_sub(1);
-                } else {
-                    r.inactive = r.inactive.saturating_sub(1);
-                }
+            if !c.flags.has(UNCOUNTED) {
+                self.uncount(real, c.svc, !c.flags.has(ConnFlags::INACTIVE));
             }
             if c.control != u32::MAX {
                 self.uncontrol(c.control);
@@ -810,9 +805,7 @@ impl Director {
             let mut flags = c.flags;
             flags.set(ConnFlags::INACTIVE, true);
             self.conns.get_mut(id).flags = flags;
-            if !flags.has(UNCOUNTED) {
-                self.account(RealId(c.dest), c.svc, true, false);
-            }
+            self.account(RealId(c.dest), c.svc, flags, true, false);
         }
         let due: Vec<RealId> = self
             .reals
