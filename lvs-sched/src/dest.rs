@@ -50,6 +50,34 @@ macro_rules! counting_delegates {
 }
 pub(crate) use counting_delegates;
 
+/// The kernel's `sh`/`mh` lookup with optional fallback: the destination in the hashed slot
+/// `first` if it may take the flow; otherwise, with `fallback`, probe `slot_for(offset)` for
+/// the offsets `(first + k) % size`, k in `0..size`, and take the first eligible destination;
+/// an empty slot ends the search (`ip_vs_sh_get_fallback` / `ip_vs_mh_get_fallback`).
+pub(crate) fn probe_fallback<'a>(
+    first: usize,
+    size: usize,
+    fallback: bool,
+    dest_at: impl Fn(usize) -> Option<&'a Dest>,
+    slot_for: impl Fn(u32) -> usize,
+) -> Option<DestId> {
+    let d = dest_at(first)?;
+    if d.eligible() {
+        return Some(d.id);
+    }
+    if !fallback {
+        return None;
+    }
+    for k in 0..size {
+        let roffset = ((k + first) % size) as u32;
+        let d = dest_at(slot_for(roffset))?;
+        if d.eligible() {
+            return Some(d.id);
+        }
+    }
+    None
+}
+
 /// The largest weight IPVS accepts (`INT_MAX`).
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 

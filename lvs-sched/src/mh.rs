@@ -232,23 +232,13 @@ impl Mh {
     }
 
     fn lookup(&self, addr: &IpAddr, port: u16) -> Option<DestId> {
-        let ihash = self.slot_of(addr, port);
-        let d = self.dest_at(ihash)?;
-        if d.eligible() {
-            return Some(d.id);
-        }
-        if !self.cfg.fallback {
-            return None;
-        }
-        for offset in 0..self.size {
-            let roffset = (offset + ihash as u32) % self.size;
-            let h = Self::hashkey(addr, port, &MH_KEY1, roffset) % self.size;
-            let d = self.dest_at(h as usize)?;
-            if d.eligible() {
-                return Some(d.id);
-            }
-        }
-        None
+        crate::dest::probe_fallback(
+            self.slot_of(addr, port),
+            self.size as usize,
+            self.cfg.fallback,
+            |s| self.dest_at(s),
+            |roffset| (Self::hashkey(addr, port, &MH_KEY1, roffset) % self.size) as usize,
+        )
     }
 }
 

@@ -123,23 +123,13 @@ impl Sh {
     }
 
     fn lookup(&self, addr: &IpAddr, port: u16) -> Option<DestId> {
-        let ihash = self.hashkey(addr, port, 0);
-        let d = self.dest_at(ihash)?;
-        if d.eligible() {
-            return Some(d.id);
-        }
-        if !self.cfg.fallback {
-            return None;
-        }
-        let size = self.buckets.len();
-        for offset in 0..size {
-            let roffset = ((offset + ihash) % size) as u32;
-            let d = self.dest_at(self.hashkey(addr, port, roffset))?;
-            if d.eligible() {
-                return Some(d.id);
-            }
-        }
-        None
+        crate::dest::probe_fallback(
+            self.hashkey(addr, port, 0),
+            self.buckets.len(),
+            self.cfg.fallback,
+            |b| self.dest_at(b),
+            |roffset| self.hashkey(addr, port, roffset),
+        )
     }
 }
 
