@@ -15,27 +15,15 @@ CONNS=${2:-32}
 DEPTH=${3:-16}
 WORKERS=${4:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+# shellcheck source=benches/scripts/lib.sh
+. "$HERE/lib.sh"
+TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
 MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
 
-for p in memcached nutcracker python3; do
-    command -v "$p" >/dev/null || { echo "missing $p" >&2; exit 2; }
-done
-if [ ! -x "$MCPROXY" ]; then
-    (cd "$ROOT" && cargo build --release -p lvs-bins --bin lvs-mcproxy)
-fi
+bench_require memcached nutcracker python3
+bench_build "$MCPROXY" lvs-mcproxy
+bench_workdir mcproxy-bench
 
-WORK=$(mktemp -d /tmp/mcproxy-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
     for _ in $(seq 100); do
         python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
@@ -72,8 +60,7 @@ $1:
 YML
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CLK=$(getconf CLK_TCK)
+CLK=$CLK_TCK
 
 run_one() { # label port pid
     local label=$1 port=$2 pid=$3 before after out ops rate secs

@@ -17,33 +17,19 @@ RATE=${2:-20000}
 ROUNDS=${3:-3}
 NAMES=${4:-20000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+# shellcheck source=benches/scripts/lib.sh
+. "$HERE/lib.sh"
+TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
 LVS_NAMED=${LVS_NAMED:-$TARGET/release/lvs-named}
 
-for p in named dnsperf python3; do
-    command -v "$p" >/dev/null || { echo "missing $p" >&2; exit 2; }
-done
-if [ ! -x "$LVS_NAMED" ]; then
-    (cd "$ROOT" && cargo build --release -p lvs-bins --bin lvs-named)
-fi
+bench_require named dnsperf python3
+bench_build "$LVS_NAMED" lvs-named
+bench_workdir named-bench
 
-WORK=$(mktemp -d /tmp/named-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SRV_CPU=""; GEN_CPU=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     SRV_CPU="taskset -c 1"; GEN_CPU="taskset -c 0"
 fi
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_dns() { # port
     for _ in $(seq 200); do
         dig @127.0.0.1 -p "$1" +tries=1 +time=1 h1.bench.test >/dev/null 2>&1 && return 0

@@ -1,0 +1,37 @@
+# Shared helpers of the side-by-side benchmark scripts (source it; not run on its own).
+#
+#   bench_require PROG...          exit 2 naming the first missing program
+#   bench_build PATH BIN           cargo build --release BIN (package lvs-bins) unless PATH exists
+#   bench_workdir NAME             WORK=<new temp dir>; every pid appended to PIDS is killed and
+#                                  WORK removed when the script exits
+#   free_port                      print an unused 127.0.0.1 port
+#   cpu_ticks PID                  utime + stime of PID in clock ticks (see CLK_TCK)
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CLK_TCK=$(getconf CLK_TCK)
+PIDS=()
+
+bench_require() {
+    for p in "$@"; do
+        command -v "$p" >/dev/null || { echo "missing $p" >&2; exit 2; }
+    done
+}
+
+bench_build() {
+    [ -x "$1" ] || (cd "$BENCH_ROOT" && cargo build --release -p lvs-bins --bin "$2")
+}
+
+bench_cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+
+bench_workdir() {
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap bench_cleanup EXIT
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
