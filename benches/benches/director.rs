@@ -43,14 +43,7 @@ fn director(max: usize) -> Director {
         port: 80,
     };
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            Box::new(Wlc::new()),
-        )
+        .add_service(ServiceConfig::new(key), Box::new(Wlc::new()))
         .unwrap();
     for i in 0..16u8 {
         d.add_real(

@@ -614,14 +614,7 @@ fn ipv6_nat_round_trip() {
         port: 443,
     };
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            TestRr::boxed(),
-        )
+        .add_service(ServiceConfig::new(key), TestRr::boxed())
         .unwrap();
     d.add_real(svc, RealConfig::nat(IpAddr::V6(rs), 8443))
         .unwrap();
@@ -741,14 +734,7 @@ fn gue_and_ipv6_tunnels() {
         port: 80,
     };
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            TestRr::boxed(),
-        )
+        .add_service(ServiceConfig::new(key), TestRr::boxed())
         .unwrap();
     let gue = TunnelType::Gue { port: 6080 };
     let rs6: IpAddr = "fd00::11".parse().unwrap();
@@ -825,14 +811,7 @@ fn gue_and_ipv6_tunnels() {
     // Too big for GUE over IPv6 (1500 - 52 = 1448 bytes fit): fragmentation needed, MTU 1448.
     let mut d = director(cfg);
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            TestRr::boxed(),
-        )
+        .add_service(ServiceConfig::new(key), TestRr::boxed())
         .unwrap();
     d.add_real(
         svc,

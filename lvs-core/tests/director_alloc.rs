@@ -54,14 +54,7 @@ fn the_nat_hit_path_does_not_allocate() {
         port: 80,
     };
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            TestRr::boxed(),
-        )
+        .add_service(ServiceConfig::new(key), TestRr::boxed())
         .unwrap();
     for i in 0..4u8 {
         d.add_real(

@@ -160,14 +160,7 @@ fn emitted_frames() -> Vec<(String, Vec<u8>)> {
         port: 80,
     };
     let svc = d
-        .add_service(
-            ServiceConfig {
-                key,
-                persistence: None,
-                one_packet: false,
-            },
-            TestRr::boxed(),
-        )
+        .add_service(ServiceConfig::new(key), TestRr::boxed())
         .unwrap();
     let gue = TunnelType::Gue { port: 6080 };
     for (addr, tunnel) in [

@@ -164,6 +164,17 @@ pub struct ServiceConfig {
     pub one_packet: bool,
 }
 
+impl ServiceConfig {
+    /// A service without persistence or one-packet scheduling (`ipvsadm -A` with defaults).
+    pub fn new(key: ServiceKey) -> Self {
+        Self {
+            key,
+            persistence: None,
+            one_packet: false,
+        }
+    }
+}
+
 /// A real server's settings (`ipvsadm -a/-e`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RealConfig {
