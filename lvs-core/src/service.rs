@@ -122,8 +122,44 @@ pub struct ServiceId(pub u16);
 #[derive(Debug, Clone, Default)]
 pub struct ServiceTable {
     by_mark: HashMap<u32, ServiceId>,
-    by_addr: HashMap<(u8, IpAddr, u16), ServiceId>,
+    by_addr: HashMap<AddrKey, ServiceId>,
     keys: Vec<Option<ServiceKey>>,
+}
+
+/// (protocol, address, port) packed into integers, so the per-packet lookup hashes one or
+/// two words instead of an `IpAddr` enum (the enum's discriminant plus its bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddrKey {
+    /// address << 32 | port << 8 | protocol
+    V4(u64),
+    /// (address, port << 8 | protocol)
+    V6(u128, u32),
+}
+
+impl core::hash::Hash for AddrKey {
+    // No discriminant: equality still tells the families apart.
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        match *self {
+            Self::V4(k) => state.write_u64(k),
+            Self::V6(a, t) => {
+                state.write_u128(a);
+                state.write_u32(t);
+            }
+        }
+    }
+}
+
+impl AddrKey {
+    /// The key of a service, or with protocol 0 (and port 0) of a real server (a VIP).
+    #[inline]
+    pub(crate) fn new(protocol: u8, addr: IpAddr, port: u16) -> Self {
+        let tail = (u32::from(port) << 8) | u32::from(protocol);
+        match addr {
+            IpAddr::V4(a) => Self::V4((u64::from(a.to_bits()) << 32) | u64::from(tail)),
+            IpAddr::V6(a) => Self::V6(a.to_bits(), tail),
+        }
+    }
 }
 
 impl ServiceTable {
@@ -165,7 +201,7 @@ impl ServiceTable {
                 addr,
                 port,
             } => {
-                self.by_addr.insert((protocol, addr, port), id);
+                self.by_addr.insert(AddrKey::new(protocol, addr, port), id);
             }
         }
         Ok(id)
@@ -183,7 +219,7 @@ impl ServiceTable {
                 addr,
                 port,
             } => {
-                self.by_addr.remove(&(protocol, addr, port));
+                self.by_addr.remove(&AddrKey::new(protocol, addr, port));
             }
         }
         self.keys[usize::from(id.0)] = None;
@@ -198,7 +234,10 @@ impl ServiceTable {
                 protocol,
                 addr,
                 port,
-            } => self.by_addr.get(&(protocol, addr, port)).copied(),
+            } => self
+                .by_addr
+                .get(&AddrKey::new(protocol, addr, port))
+                .copied(),
         }
     }
 
@@ -214,10 +253,13 @@ impl ServiceTable {
         {
             return Some(id);
         }
-        if let Some(&id) = self.by_addr.get(&(protocol, dst, dport)) {
+        if self.by_addr.is_empty() {
+            return None;
+        }
+        if let Some(&id) = self.by_addr.get(&AddrKey::new(protocol, dst, dport)) {
             return Some(id);
         }
-        self.by_addr.get(&(protocol, dst, 0)).copied()
+        self.by_addr.get(&AddrKey::new(protocol, dst, 0)).copied()
     }
 
     /// Number of services.

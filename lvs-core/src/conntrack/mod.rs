@@ -2,6 +2,7 @@
 //! INPUT_ONLY tables and timeouts, and a bounded connection table with keyed hashing,
 //! incremental growth and O(1) expiry.
 
+mod index;
 mod table;
 mod tcp;
 

@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use ahash::RandomState;
 
+use super::index::Index;
 use crate::Instant;
 use crate::rng::Rng;
 
@@ -17,13 +18,13 @@ const HEAD: u32 = 0x8000_0000;
 /// Timer ticks per second.
 const TICKS_PER_SEC: u64 = 16;
 const WHEEL_SLOTS: usize = 16384;
-const MIN_BUCKETS: usize = 1024;
-const MIGRATE_PER_OP: usize = 8;
 const EVICT_ENTRIES: usize = 64;
+/// Entry indices stay below this (the index keeps two slot values for itself).
+const MAX_ENTRIES: usize = (1 << 31) - 3;
 
-// A tracked flow (entry + bucket head) must fit in 64 bytes.
-const _: () = assert!(size_of::<Conn>() + size_of::<u32>() <= 64);
-const EVICT_BUCKETS: usize = 1024;
+// A tracked flow (entry + its share of the index at the lowest load) must fit in 64 bytes.
+const _: () = assert!(ConnTable::BYTES_PER_FLOW <= 64);
+const EVICT_SLOTS: usize = 1024;
 
 /// Flag bits stored with a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -87,7 +88,7 @@ pub struct ConnKey {
     pub vport: u16,
 }
 
-/// One tracked connection (60 bytes).
+/// One tracked connection (52 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conn {
     caddr: [u8; 16],
@@ -113,7 +114,6 @@ pub struct Conn {
     pub control: u32,
     expires: u32,
     hash: u32,
-    chain: u32,
     wprev: u32,
     wnext: u32,
 }
@@ -203,6 +203,11 @@ fn from16(b: [u8; 16], v4: bool) -> IpAddr {
     }
 }
 
+#[inline]
+fn entry(chunks: &[Box<[Conn]>], i: u32) -> &Conn {
+    &chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
+}
+
 fn tick_of(t: Instant) -> u64 {
     t.as_nanos() / (1_000_000_000 / TICKS_PER_SEC)
 }
@@ -230,17 +235,18 @@ fn ticks_ceil(d: Duration) -> u64 {
 /// # Layout
 ///
 /// Entries live in fixed 4096-entry chunks that never move, so growing the table never copies
-/// entries. Buckets hold chain heads; each entry holds its 32-bit hash and the next entry of its
-/// chain. When the load passes one entry per bucket the bucket array doubles **incrementally**:
-/// every later operation moves a few old buckets to the new array (linear-hashing style), so no
-/// single call pays for the whole rehash.
+/// entries. An open-addressing index of 32-bit slots (entry index + hash tag) finds them: a
+/// lookup reads one index line and, for a present key, one entry; an absent key usually reads
+/// no entry at all. When the index fills it is rebuilt **incrementally**: every later
+/// operation moves a few old slots to the new array, so no single call pays for the whole
+/// rehash. Each entry keeps its 32-bit hash for that.
 ///
 /// The hash is aHash over (protocol, client address, client port) keyed with 256 bits drawn from
-/// the RNG the caller provides, so an attacker cannot aim flows at one chain.
+/// the RNG the caller provides, so an attacker cannot aim flows at one probe run.
 ///
 /// Addresses of the virtual service and the real server are not stored: the caller interns them
-/// (a `vip` index and a `dest` index), which keeps an entry at 60 bytes and a tracked flow,
-/// bucket included, at 64 bytes.
+/// (a `vip` index and a `dest` index), which keeps an entry at 52 bytes and a tracked flow,
+/// index share included, at most 64 bytes.
 ///
 /// # Expiry
 ///
@@ -252,8 +258,8 @@ fn ticks_ceil(d: Duration) -> u64 {
 /// # Full table
 ///
 /// Inserts beyond `max_entries` first try to evict an *embryonic* connection (one the caller
-/// marked with [`ConnFlags::EMBRYONIC`], e.g. SYN_RECV) found by sampling a few random
-/// buckets, as IPVS's `drop_entry` defence does; if none is found the insert fails with
+/// marked with [`ConnFlags::EMBRYONIC`], e.g. SYN_RECV) found by sampling index slots from a
+/// random start, as IPVS's `drop_entry` defence does; if none is found the insert fails with
 /// [`TableFull`] and the caller drops the packet and counts it. Established connections are never
 /// evicted to make room.
 #[derive(Debug)]
@@ -263,9 +269,7 @@ pub struct ConnTable {
     next_unused: u32,
     len: usize,
     max_entries: usize,
-    buckets: Vec<u32>,
-    old: Vec<u32>,
-    migrated: usize,
+    index: Index,
     key: RandomState,
     rng_state: u64,
     wheel: Vec<u32>,
@@ -288,25 +292,22 @@ const EMPTY: Conn = Conn {
     control: NIL,
     expires: 0,
     hash: 0,
-    chain: NIL,
     wprev: NIL,
     wnext: NIL,
 };
 
 impl ConnTable {
-    /// A table holding at most `max_entries` entries (at most 2³¹ − 1), with hash keys
+    /// A table holding at most `max_entries` entries (at most 2³¹ − 3), with hash keys
     /// drawn from `rng`. `now` anchors the expiry wheel.
     pub fn new<R: Rng + ?Sized>(max_entries: usize, rng: &mut R, now: Instant) -> Self {
-        let max_entries = max_entries.min(HEAD as usize - 1);
+        let max_entries = max_entries.min(MAX_ENTRIES);
         Self {
             chunks: Vec::new(),
             free_head: NIL,
             next_unused: 0,
             len: 0,
             max_entries,
-            buckets: vec![NIL; MIN_BUCKETS],
-            old: Vec::new(),
-            migrated: 0,
+            index: Index::new(max_entries),
             key: RandomState::with_seeds(
                 rng.next_u64(),
                 rng.next_u64(),
@@ -340,8 +341,9 @@ impl ConnTable {
         self.stats
     }
 
-    /// Bytes per tracked flow in steady state: one entry plus one bucket head.
-    pub const BYTES_PER_FLOW: usize = size_of::<Conn>() + size_of::<u32>();
+    /// Bytes per tracked flow at most, in steady state: one entry plus its share of the index
+    /// (4-byte slots at a load of at least 35 %, i.e. under 12 bytes).
+    pub const BYTES_PER_FLOW: usize = size_of::<Conn>() + 12;
 
     fn hash(&self, protocol: u8, caddr: &[u8; 16], cport: u16) -> u32 {
         let mut h = self.key.build_hasher();
@@ -354,36 +356,11 @@ impl ConnTable {
     }
 
     fn at(&self, i: u32) -> &Conn {
-        &self.chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
+        entry(&self.chunks, i)
     }
 
     fn at_mut(&mut self, i: u32) -> &mut Conn {
         &mut self.chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
-    }
-
-    /// The bucket slot for `hash`: (is_old, index).
-    fn bucket_of(&self, hash: u32) -> (bool, usize) {
-        if !self.old.is_empty() {
-            let ob = hash as usize & (self.old.len() - 1);
-            if ob >= self.migrated {
-                return (true, ob);
-            }
-        }
-        (false, hash as usize & (self.buckets.len() - 1))
-    }
-
-    fn head(&self, hash: u32) -> u32 {
-        match self.bucket_of(hash) {
-            (true, b) => self.old[b],
-            (false, b) => self.buckets[b],
-        }
-    }
-
-    fn set_head(&mut self, hash: u32, v: u32) {
-        match self.bucket_of(hash) {
-            (true, b) => self.old[b] = v,
-            (false, b) => self.buckets[b] = v,
-        }
     }
 
     fn find(
@@ -394,34 +371,30 @@ impl ConnTable {
         mut pred: impl FnMut(&Conn) -> bool,
     ) -> Option<ConnId> {
         let hash = self.hash(protocol, caddr, cport);
-        let mut i = self.head(hash);
-        while i != NIL {
-            let c = self.at(i);
-            if c.hash == hash
-                && c.cport == cport
-                && c.protocol == protocol
-                && c.caddr == *caddr
-                && pred(c)
-            {
-                return Some(ConnId(i));
-            }
-            i = c.chain;
-        }
-        None
+        self.index
+            .find(hash, |i| {
+                let c = self.at(i);
+                c.hash == hash
+                    && c.cport == cport
+                    && c.protocol == protocol
+                    && c.caddr == *caddr
+                    && pred(c)
+            })
+            .map(ConnId)
     }
 
     /// The key hash `lookup_in` / `lookup_out` use for this client (first step of a batched
     /// lookup: hash a group of packets, then [`ConnTable::bucket_head`] them, then
-    /// [`ConnTable::touch`] the heads, so their cache misses overlap).
+    /// [`ConnTable::touch`] the candidates, so their cache misses overlap).
     pub fn key_hash(&self, protocol: u8, caddr: IpAddr, cport: u16) -> u32 {
         let (c16, _) = to16(caddr);
         self.hash(protocol, &c16, cport)
     }
 
-    /// The first entry of the chain `hash` belongs to (`u32::MAX` when empty); reading it pulls
-    /// the bucket into the cache.
+    /// The first entry indexed under a tag matching `hash` (`u32::MAX` when none): reading
+    /// it pulls the index line into the cache.
     pub fn bucket_head(&self, hash: u32) -> u32 {
-        self.head(hash)
+        self.index.first_candidate(hash)
     }
 
     /// Read entry `index` (as returned by [`ConnTable::bucket_head`]) so its cache line is
@@ -430,7 +403,7 @@ impl ConnTable {
         if index == NIL || index >= self.next_unused {
             return 0;
         }
-        // A 60-byte entry may straddle two cache lines: read both ends.
+        // A 52-byte entry may straddle two cache lines: read both ends.
         let c = self.at(index);
         c.hash ^ u32::from(c.caddr[0]) ^ c.wnext
     }
@@ -484,7 +457,7 @@ impl ConnTable {
     fn alloc(&mut self) -> u32 {
         if self.free_head != NIL {
             let i = self.free_head;
-            self.free_head = self.at(i).chain;
+            self.free_head = self.at(i).wnext;
             return i;
         }
         let i = self.next_unused;
@@ -504,7 +477,6 @@ impl ConnTable {
         new: NewConn,
         timeout: Duration,
     ) -> Result<Inserted, TableFull> {
-        self.migrate_some();
         let mut evicted = None;
         if self.len >= self.max_entries {
             evicted = self.evict_embryonic();
@@ -516,7 +488,6 @@ impl ConnTable {
         let (caddr, v4) = to16(new.key.caddr);
         let hash = self.hash(new.key.protocol, &caddr, new.key.cport);
         let i = self.alloc();
-        let head = self.head(hash);
         let expires = deadline_tick(now, timeout);
         *self.at_mut(i) = Conn {
             caddr,
@@ -532,17 +503,15 @@ impl ConnTable {
             control: new.control,
             expires,
             hash,
-            chain: head,
             wprev: NIL,
             wnext: NIL,
         };
-        self.set_head(hash, i);
+        let chunks = &self.chunks;
+        self.index.insert(hash, i, |j| entry(chunks, j).hash);
         self.wheel_link(i);
         self.len += 1;
+        debug_assert_eq!(self.index.len(), self.len);
         self.stats.inserted += 1;
-        if self.old.is_empty() && self.len > self.buckets.len() {
-            self.start_grow();
-        }
         Ok(Inserted {
             id: ConnId(i),
             evicted,
@@ -560,34 +529,6 @@ impl ConnTable {
         self.free_entry(i)
     }
 
-    fn start_grow(&mut self) {
-        let new = vec![NIL; self.buckets.len() * 2];
-        self.old = core::mem::replace(&mut self.buckets, new);
-        self.migrated = 0;
-    }
-
-    fn migrate_some(&mut self) {
-        if self.old.is_empty() {
-            return;
-        }
-        for _ in 0..MIGRATE_PER_OP {
-            if self.migrated == self.old.len() {
-                self.old = Vec::new();
-                return;
-            }
-            let mut i = self.old[self.migrated];
-            self.old[self.migrated] = NIL;
-            self.migrated += 1;
-            while i != NIL {
-                let next = self.at(i).chain;
-                let b = self.at(i).hash as usize & (self.buckets.len() - 1);
-                self.at_mut(i).chain = self.buckets[b];
-                self.buckets[b] = i;
-                i = next;
-            }
-        }
-    }
-
     fn next_random(&mut self) -> u64 {
         // xorshift64*, seeded from the caller's RNG: only picks eviction samples.
         let mut x = self.rng_state;
@@ -598,27 +539,24 @@ impl ConnTable {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Find an embryonic entry to evict: walk consecutive buckets from a random start,
-    /// looking at no more than `EVICT_ENTRIES` entries and `EVICT_BUCKETS` buckets, so a full
+    /// Find an embryonic entry to evict: walk consecutive index slots from a random start,
+    /// looking at no more than `EVICT_ENTRIES` entries and `EVICT_SLOTS` slots, so a full
     /// table costs a bounded amount per refused or admitted packet.
     fn evict_embryonic(&mut self) -> Option<Conn> {
         let start = self.next_random() as usize;
         let mut seen = 0;
-        for step in 0..EVICT_BUCKETS {
-            let hashlike = (start.wrapping_add(step)) as u32;
-            // Walk the bucket that `hashlike` maps to, wherever it currently lives.
-            let mut i = self.head(hashlike);
-            while i != NIL {
-                let c = self.at(i);
-                if c.flags.has(ConnFlags::EMBRYONIC) && !c.flags.has(ConnFlags::TEMPLATE) {
-                    self.stats.evicted += 1;
-                    return Some(self.unlink(i));
-                }
-                seen += 1;
-                if seen >= EVICT_ENTRIES {
-                    return None;
-                }
-                i = c.chain;
+        for step in 0..EVICT_SLOTS.min(self.index.capacity()) {
+            let Some(i) = self.index.sample(start.wrapping_add(step)) else {
+                continue;
+            };
+            let c = self.at(i);
+            if c.flags.has(ConnFlags::EMBRYONIC) && !c.flags.has(ConnFlags::TEMPLATE) {
+                self.stats.evicted += 1;
+                return Some(self.unlink(i));
+            }
+            seen += 1;
+            if seen >= EVICT_ENTRIES {
+                return None;
             }
         }
         None
@@ -729,27 +667,16 @@ impl ConnTable {
         }
     }
 
-    /// Take an entry already detached from the wheel off its chain and free it.
+    /// Take an entry already detached from the wheel out of the index and free it.
     fn free_entry(&mut self, i: u32) -> Conn {
-        self.migrate_some();
         let c = *self.at(i);
-        let mut p = self.head(c.hash);
-        if p == i {
-            self.set_head(c.hash, c.chain);
-        } else {
-            while p != NIL {
-                let next = self.at(p).chain;
-                if next == i {
-                    self.at_mut(p).chain = c.chain;
-                    break;
-                }
-                p = next;
-            }
-        }
+        let chunks = &self.chunks;
+        let indexed = self.index.remove(c.hash, i, |j| entry(chunks, j).hash);
+        debug_assert!(indexed, "a live entry is indexed");
         let free = self.free_head;
         let e = self.at_mut(i);
         *e = EMPTY;
-        e.chain = free;
+        e.wnext = free;
         self.free_head = i;
         self.len -= 1;
         c
@@ -757,14 +684,8 @@ impl ConnTable {
 
     /// Every live entry (for `ipvsadm -Lnc`-style listings). O(capacity).
     pub fn iter(&self) -> impl Iterator<Item = (ConnId, &Conn)> + '_ {
-        let mut free = vec![false; self.next_unused as usize];
-        let mut f = self.free_head;
-        while f != NIL {
-            free[f as usize] = true;
-            f = self.at(f).chain;
-        }
         (0..self.next_unused)
-            .filter(move |&i| !free[i as usize])
             .map(move |i| (ConnId(i), self.at(i)))
+            .filter(|(_, c)| !c.flags.has(ConnFlags::FREE))
     }
 }

@@ -3,7 +3,7 @@
 use core::time::Duration;
 
 use super::{Director, RealConfig, RealId, RealSlot, RealState, ServiceConfig, ServiceSlot};
-use crate::service::{ServiceError, ServiceId, ServiceKey};
+use crate::service::{AddrKey, ServiceError, ServiceId, ServiceKey};
 use crate::{DestId, DestParams, Instant, SchedError, Scheduler};
 
 /// Misuse of the configuration interface.
@@ -153,7 +153,7 @@ impl Director {
             refs: 0,
         });
         self.by_addr
-            .entry((config.addr, config.port))
+            .entry(AddrKey::new(0, config.addr, config.port))
             .or_default()
             .push(id);
         if config.weight > 0 {
@@ -241,10 +241,10 @@ impl Director {
         let slot = self.slot_mut(svc)?;
         slot.sched.remove_dest(DestId(id.0))?;
         slot.reals.retain(|&r| r != id);
-        if let Some(v) = self.by_addr.get_mut(&(addr, port)) {
+        if let Some(v) = self.by_addr.get_mut(&AddrKey::new(0, addr, port)) {
             v.retain(|&r| r != id);
             if v.is_empty() {
-                self.by_addr.remove(&(addr, port));
+                self.by_addr.remove(&AddrKey::new(0, addr, port));
             }
         }
         // The slot stays (state Removed) while connections still name it, so their packets

@@ -42,7 +42,7 @@ pub use stats::{
 };
 
 use crate::conntrack::{ConnTable, TcpTimeouts};
-use crate::service::{Persistence, ServiceId, ServiceKey, ServiceTable};
+use crate::service::{AddrKey, Persistence, ServiceId, ServiceKey, ServiceTable};
 use crate::{Instant, Scheduler};
 
 /// How packets reach a real server.
@@ -324,9 +324,9 @@ pub struct Director {
     services: ServiceTable,
     slots: Vec<Option<ServiceSlot>>,
     reals: Vec<Option<RealSlot>>,
-    by_addr: HashMap<(IpAddr, u16), Vec<RealId>>,
+    by_addr: HashMap<AddrKey, Vec<RealId>>,
     vips: Vec<IpAddr>,
-    vip_index: HashMap<IpAddr, u16>,
+    vip_index: HashMap<AddrKey, u16>,
     conns: ConnTable,
     drops: [u64; DropReason::ALL.len()],
     scratch: Vec<crate::conntrack::Conn>,
@@ -429,13 +429,13 @@ impl Director {
     }
 
     fn vip_id(&mut self, addr: IpAddr) -> u16 {
-        if let Some(&i) = self.vip_index.get(&addr) {
+        if let Some(&i) = self.vip_index.get(&AddrKey::new(0, addr, 0)) {
             return i;
         }
         let i = u16::try_from(self.vips.len()).unwrap_or(u16::MAX);
         if i < u16::MAX {
             self.vips.push(addr);
-            self.vip_index.insert(addr, i);
+            self.vip_index.insert(AddrKey::new(0, addr, 0), i);
         }
         i
     }

@@ -9,7 +9,7 @@ use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState,
 use crate::packet::{
     PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite, rewrite_icmp_error,
 };
-use crate::service::{ServiceId, ServiceKey};
+use crate::service::{AddrKey, ServiceId, ServiceKey};
 use crate::{ConnState, DestId, Flow, Instant, proto};
 
 /// The `vip` index templates of fwmark services use (no virtual address applies).
@@ -66,7 +66,7 @@ impl Director {
                 let Ok(view) = PacketView::parse_ethernet(f) else {
                     continue;
                 };
-                *h = if self.vip_index.contains_key(&view.dst) {
+                *h = if self.vip_index.contains_key(&AddrKey::new(0, view.dst, 0)) {
                     self.conns.key_hash(view.protocol, view.src, view.src_port)
                 } else {
                     self.conns.key_hash(view.protocol, view.dst, view.dst_port)
@@ -165,7 +165,9 @@ impl Director {
 
     /// A NAT real server's packet to a client: source NAT back to the virtual service.
     fn reply(&mut self, now: Instant, frame: &mut [u8], view: &mut PacketView) -> Option<Verdict> {
-        let candidates = self.by_addr.get(&(view.src, view.src_port))?;
+        let candidates = self
+            .by_addr
+            .get(&AddrKey::new(0, view.src, view.src_port))?;
         let (id, real) = candidates.iter().find_map(|&r| {
             let slot = self.real_slot(r).ok()?;
             if slot.config.forward != Forward::Nat {
@@ -415,7 +417,7 @@ impl Director {
                 protocol: view.protocol,
                 caddr,
                 cport: 0,
-                vip: *self.vip_index.get(&view.dst)?,
+                vip: *self.vip_index.get(&AddrKey::new(0, view.dst, 0))?,
                 vport: if port == 0 || port == 21 {
                     0
                 } else {
@@ -608,7 +610,7 @@ impl Director {
         };
         let q = quoted.flow;
         // The quoted packet went from the director to the client side: an error about a reply.
-        if let Some(&vip) = self.vip_index.get(&q.src) {
+        if let Some(&vip) = self.vip_index.get(&AddrKey::new(0, q.src, 0)) {
             let key = ConnKey {
                 protocol: q.protocol,
                 caddr: q.dst,
@@ -638,7 +640,7 @@ impl Director {
             }
         }
         // The quoted packet went from the director to a NAT real server: an error for the client.
-        if let Some(candidates) = self.by_addr.get(&(q.dst, q.dst_port)) {
+        if let Some(candidates) = self.by_addr.get(&AddrKey::new(0, q.dst, q.dst_port)) {
             let found = candidates.iter().find_map(|&r| {
                 let slot = self.real_slot(r).ok()?;
                 (slot.config.forward == Forward::Nat)
