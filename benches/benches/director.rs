@@ -31,9 +31,10 @@ fn frame(i: u32, flags: u8) -> Vec<u8> {
     tcp_v4_frame(client(i), 40000, VIP, 80, flags, &[0u8; 10])
 }
 
-fn director(max: usize) -> Director {
+fn director(max: usize, expected: usize) -> Director {
     let cfg = DirectorConfig {
         max_conns: max,
+        expected_conns: expected,
         ..DirectorConfig::default()
     };
     let mut d = Director::new(cfg, &mut ChaCha8Rng::seed_from_u64(1), Instant::ZERO);
@@ -56,7 +57,7 @@ fn director(max: usize) -> Director {
 }
 
 fn populated(flows: u32) -> (Director, Vec<Vec<u8>>) {
-    let mut d = director(flows as usize * 2);
+    let mut d = director(flows as usize * 2, 0);
     let mut buf = Vec::with_capacity(128);
     for i in 0..flows {
         buf.clear();
@@ -130,26 +131,31 @@ fn new_conn_path(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     const POOL: u32 = 1 << 20;
     let syns: Vec<Vec<u8>> = (0..POOL).map(|i| frame(i, TcpFlags::SYN)).collect();
-    g.bench_function("syn, wlc over 16, table grows", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            let mut buf = Vec::with_capacity(128);
-            while left > 0 {
-                let n = left.min(u64::from(POOL));
-                let mut d = director(POOL as usize * 2);
-                let start = std::time::Instant::now();
-                for f in &syns[..n as usize] {
-                    buf.clear();
-                    buf.extend_from_slice(f);
-                    black_box(d.process(Instant::ZERO, &mut buf, 0));
+    for (name, expected) in [
+        ("syn, wlc over 16, table grows", 0),
+        ("syn, wlc over 16, index presized", POOL as usize),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                let mut buf = Vec::with_capacity(128);
+                while left > 0 {
+                    let n = left.min(u64::from(POOL));
+                    let mut d = director(POOL as usize * 2, expected);
+                    let start = std::time::Instant::now();
+                    for f in &syns[..n as usize] {
+                        buf.clear();
+                        buf.extend_from_slice(f);
+                        black_box(d.process(Instant::ZERO, &mut buf, 0));
+                    }
+                    total += start.elapsed();
+                    left -= n;
                 }
-                total += start.elapsed();
-                left -= n;
-            }
-            total
+                total
+            });
         });
-    });
+    }
     g.finish();
 }
 

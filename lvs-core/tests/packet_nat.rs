@@ -9,7 +9,7 @@ use lvs_core::packet::testing::{
 };
 use lvs_core::packet::{
     Family, PacketView, ParseError, RewriteError, Side, TcpFlags, Transport, decrement_ttl,
-    rewrite, rewrite_icmp_error, verify_checksums,
+    rewrite, rewrite_forward, rewrite_icmp_error, verify_checksums,
 };
 use proptest::prelude::*;
 
@@ -331,6 +331,39 @@ proptest! {
         rewrite(&mut f, &mut v, Side::Src, IpAddr::V6(rs), rp).unwrap();
         let csum_at = v.l4_offset + if udp { 6 } else { 16 };
         prop_assert!(same_frame(&f, &orig, csum_at));
+    }
+
+    /// The forwarding fast path is byte-identical to rewrite + TTL decrement, both families,
+    /// both sides, TCP and UDP (with and without an IPv4 UDP checksum).
+    #[test]
+    fn rewrite_forward_equals_rewrite_then_decrement(
+        c in any::<[u8; 4]>(), cp in 1u16.., vip in any::<[u8; 4]>(), vp in 1u16..,
+        rs in any::<[u8; 4]>(), rp in 1u16.., c6 in arb_v6(), r6 in arb_v6(),
+        payload in proptest::collection::vec(any::<u8>(), 0..64),
+        udp in any::<bool>(), v6 in any::<bool>(), src in any::<bool>(), no_udp_sum in any::<bool>(),
+    ) {
+        let mut orig = match (v6, udp) {
+            (false, false) => tcp_v4_frame(c, cp, vip, vp, TcpFlags::ACK, &payload),
+            (false, true) => udp_v4_frame(c, cp, vip, vp, &payload),
+            (true, false) => tcp_v6_frame(c6, cp, r6, vp, TcpFlags::ACK, &payload),
+            (true, true) => udp_v6_frame(c6, cp, r6, vp, &payload),
+        };
+        if udp && !v6 && no_udp_sum {
+            orig[14 + 20 + 6] = 0;
+            orig[14 + 20 + 7] = 0;
+        }
+        let side = if src { Side::Src } else { Side::Dst };
+        let to = if v6 { IpAddr::V6(c6) } else { v4(rs) };
+        let mut a = orig.clone();
+        let mut va = PacketView::parse_ethernet(&a).unwrap();
+        rewrite(&mut a, &mut va, side, to, rp).unwrap();
+        decrement_ttl(&mut a, &mut va);
+        let mut b = orig.clone();
+        let mut vb = PacketView::parse_ethernet(&b).unwrap();
+        rewrite_forward(&mut b, &mut vb, side, to, rp).unwrap();
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(va, vb);
+        prop_assert!(verify_checksums(&b, &PacketView::parse_ethernet(&b).unwrap()).is_ok());
     }
 
     /// Real frames with random bytes flipped go through the `packet_frame` fuzz checker.

@@ -34,12 +34,19 @@ pub(super) struct Index {
 }
 
 impl Index {
-    /// An index for entry indices below `max_entries` (at most 2³¹ − 2).
-    pub(super) fn new(max_entries: usize) -> Self {
+    /// An index for entry indices below `max_entries` (at most 2³¹ − 3), with room for
+    /// `expected` entries at a load of at most 50 %.
+    pub(super) fn new(max_entries: usize, expected: usize) -> Self {
         let idx_bits = usize::BITS - (max_entries + 1).leading_zeros();
         debug_assert!(idx_bits <= 31, "max_entries out of range");
         Self {
-            slots: vec![EMPTY; MIN_SLOTS],
+            slots: vec![
+                EMPTY;
+                expected
+                    .saturating_mul(2)
+                    .next_power_of_two()
+                    .max(MIN_SLOTS)
+            ],
             used: 0,
             old: Vec::new(),
             cursor: 0,
@@ -249,7 +256,7 @@ mod tests {
 
     #[test]
     fn model_with_rebuilds_and_tombstones() {
-        let mut ix = Index::new(1 << 16);
+        let mut ix = Index::new(1 << 16, 0);
         let mut live = std::collections::BTreeSet::new();
         let mut x = 12345u64;
         for step in 0..200_000u32 {
@@ -281,7 +288,7 @@ mod tests {
 
     #[test]
     fn colliding_hashes_are_told_apart_by_the_caller() {
-        let mut ix = Index::new(100);
+        let mut ix = Index::new(100, 0);
         for i in 0..50 {
             ix.insert(7, i, |_| 7);
         }

@@ -300,6 +300,17 @@ impl ConnTable {
     /// A table holding at most `max_entries` entries (at most 2³¹ − 3), with hash keys
     /// drawn from `rng`. `now` anchors the expiry wheel.
     pub fn new<R: Rng + ?Sized>(max_entries: usize, rng: &mut R, now: Instant) -> Self {
+        Self::with_capacity(max_entries, 0, rng, now)
+    }
+
+    /// [`ConnTable::new`] with the index sized for `expected` entries up front (4 bytes per
+    /// slot, two slots per expected entry), so filling up to `expected` never rebuilds it.
+    pub fn with_capacity<R: Rng + ?Sized>(
+        max_entries: usize,
+        expected: usize,
+        rng: &mut R,
+        now: Instant,
+    ) -> Self {
         let max_entries = max_entries.min(MAX_ENTRIES);
         Self {
             chunks: Vec::new(),
@@ -307,7 +318,7 @@ impl ConnTable {
             next_unused: 0,
             len: 0,
             max_entries,
-            index: Index::new(max_entries),
+            index: Index::new(max_entries, expected.min(max_entries)),
             key: RandomState::with_seeds(
                 rng.next_u64(),
                 rng.next_u64(),

@@ -110,6 +110,10 @@ pub enum DropPacket {
 pub struct DirectorConfig {
     /// Hard bound on tracked connections and templates.
     pub max_conns: usize,
+    /// Connections to size the connection index for up front (IPVS sizes its table once, by
+    /// `conn_tab_bits`); 0 starts small. Either way the index grows incrementally beyond it,
+    /// but a presized index never pays for rebuilds while it fills.
+    pub expected_conns: usize,
     /// TCP state timeouts (`--set tcp tcpfin` changes ES and FIN_WAIT).
     pub tcp: TcpTimeouts,
     /// UDP timeout (`--set ... udp`, default 300 s).
@@ -138,6 +142,7 @@ impl Default for DirectorConfig {
     fn default() -> Self {
         Self {
             max_conns: 1 << 20,
+            expected_conns: 0,
             tcp: TcpTimeouts::default(),
             udp_timeout: Duration::from_secs(300),
             sctp_timeout: Duration::from_secs(900),
@@ -354,7 +359,7 @@ impl Director {
         now: Instant,
     ) -> Self {
         Self {
-            conns: ConnTable::new(config.max_conns, rng, now),
+            conns: ConnTable::with_capacity(config.max_conns, config.expected_conns, rng, now),
             config,
             services: ServiceTable::new(),
             slots: Vec::new(),

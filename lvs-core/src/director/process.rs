@@ -7,7 +7,7 @@ use super::tunnel::{Encap, Tunnel, encapsulate, fits};
 use super::{Director, DropPacket, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
 use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
 use crate::packet::{
-    PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite, rewrite_icmp_error,
+    PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite_forward, rewrite_icmp_error,
 };
 use crate::service::{AddrKey, ServiceId, ServiceKey};
 use crate::{ConnState, DestId, Flow, Instant, proto};
@@ -196,10 +196,9 @@ impl Director {
         let Some(&vaddr) = self.vips.get(usize::from(c.vip)) else {
             return self.drop(DropReason::Rewrite);
         };
-        if rewrite(frame, view, Side::Src, vaddr, c.vport).is_err() {
+        if rewrite_forward(frame, view, Side::Src, vaddr, c.vport).is_err() {
             return self.drop(DropReason::Rewrite);
         }
-        decrement_ttl(frame, view);
         let len = view.l3_offset + view.ip_len;
         if let Some(s) = self
             .slots
@@ -542,10 +541,9 @@ impl Director {
         let ip_len = view.ip_len;
         let verdict = match cfg.forward {
             Forward::Nat => {
-                if rewrite(frame, view, Side::Dst, cfg.addr, cfg.port).is_err() {
+                if rewrite_forward(frame, view, Side::Dst, cfg.addr, cfg.port).is_err() {
                     return self.drop(DropReason::Rewrite);
                 }
-                decrement_ttl(frame, view);
                 Verdict::Forward {
                     next_hop: cfg.addr,
                     len: view.l3_offset + view.ip_len,

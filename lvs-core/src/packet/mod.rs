@@ -23,6 +23,6 @@ pub mod testing;
 mod verify;
 mod view;
 
-pub use nat::{RewriteError, Side, decrement_ttl, rewrite, rewrite_icmp_error};
+pub use nat::{RewriteError, Side, decrement_ttl, rewrite, rewrite_forward, rewrite_icmp_error};
 pub use verify::{ChecksumError, verify_checksums};
 pub use view::{Family, FlowKey, PacketView, ParseError, QuotedPacket, TcpFlags, Transport};

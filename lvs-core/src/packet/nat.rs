@@ -181,6 +181,88 @@ pub fn rewrite(
     Ok(())
 }
 
+/// [`rewrite`] followed by [`decrement_ttl`], as a router forwarding a NAT packet does: the
+/// result is byte-identical, but IPv4 TCP and UDP take a fixed-offset path that patches the
+/// IPv4 header checksum once for both changes. The caller has checked that the TTL is above 1.
+pub fn rewrite_forward(
+    frame: &mut [u8],
+    view: &mut PacketView,
+    side: Side,
+    addr: IpAddr,
+    port: u16,
+) -> Result<(), RewriteError> {
+    if let IpAddr::V4(a) = addr
+        && view.family == Family::V4
+        && !view.fragmented
+        && view.ttl > 0
+        && rewrite_v4(frame, view, side, a.to_bits(), port)
+    {
+        view.ttl -= 1;
+        match side {
+            Side::Src => {
+                view.src = addr;
+                view.src_port = port;
+            }
+            Side::Dst => {
+                view.dst = addr;
+                view.dst_port = port;
+            }
+        }
+        return Ok(());
+    }
+    rewrite(frame, view, side, addr, port)?;
+    decrement_ttl(frame, view);
+    Ok(())
+}
+
+/// The IPv4 TCP/UDP case of [`rewrite_forward`]; false (frame untouched) for anything else.
+#[inline]
+fn rewrite_v4(frame: &mut [u8], view: &PacketView, side: Side, new_a: u32, port: u16) -> bool {
+    let (l3, l4) = (view.l3_offset, view.l4_offset);
+    let (csum_at, min, udp) = match view.transport {
+        Transport::Tcp(_) => (16, 20, false),
+        Transport::Udp => (6, 8, true),
+        _ => return false,
+    };
+    if l4 < l3 + 20 || frame.len() < l4 + min || frame[l3 + 8] == 0 {
+        return false;
+    }
+    let (addr_at, port_at) = match side {
+        Side::Src => (l3 + 12, l4),
+        Side::Dst => (l3 + 16, l4 + 2),
+    };
+    let old_a = u32::from_be_bytes([
+        frame[addr_at],
+        frame[addr_at + 1],
+        frame[addr_at + 2],
+        frame[addr_at + 3],
+    ]);
+    let old_p = read16(frame, port_at);
+    let old_ttl_word = read16(frame, l3 + 8);
+    let new_ttl_word = old_ttl_word - 0x0100;
+    frame[addr_at..addr_at + 4].copy_from_slice(&new_a.to_be_bytes());
+    write16(frame, port_at, port);
+    frame[l3 + 8] = (new_ttl_word >> 8) as u8;
+    // RFC 1624: Σ ~old + Σ new over the 16-bit words that changed.
+    let addr_delta = u64::from(!(old_a >> 16) & 0xffff)
+        + u64::from(!old_a & 0xffff)
+        + u64::from(new_a >> 16)
+        + u64::from(new_a & 0xffff);
+    let ip_delta = addr_delta + u64::from(!old_ttl_word) + u64::from(new_ttl_word);
+    let c = read16(frame, l3 + 10);
+    write16(frame, l3 + 10, apply(c, ip_delta));
+    let co = l4 + csum_at;
+    let c = read16(frame, co);
+    if !(udp && c == 0) {
+        let mut n = apply(c, addr_delta + u64::from(!old_p) + u64::from(port));
+        if udp && n == 0 {
+            n = 0xffff;
+        }
+        write16(frame, co, n);
+    }
+    true
+}
+
 fn sctp_fix_crc(sctp: &mut [u8]) {
     if sctp.len() < 12 {
         return;
