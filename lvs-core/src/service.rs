@@ -123,8 +123,14 @@ pub struct ServiceId(pub u16);
 pub struct ServiceTable {
     by_mark: HashMap<u32, ServiceId>,
     by_addr: HashMap<AddrKey, ServiceId>,
+    /// Every address service in insertion order: scanned instead of hashing while there are
+    /// at most [`SMALL`] of them (the common director has a handful).
+    small: Vec<(AddrKey, ServiceId)>,
     keys: Vec<Option<ServiceKey>>,
 }
+
+/// Up to this many address services, lookups scan [`ServiceTable::small`].
+const SMALL: usize = 8;
 
 /// (protocol, address, port) packed into integers, so the per-packet lookup hashes one or
 /// two words instead of an `IpAddr` enum (the enum's discriminant plus its bytes).
@@ -201,7 +207,9 @@ impl ServiceTable {
                 addr,
                 port,
             } => {
-                self.by_addr.insert(AddrKey::new(protocol, addr, port), id);
+                let k = AddrKey::new(protocol, addr, port);
+                self.by_addr.insert(k, id);
+                self.small.push((k, id));
             }
         }
         Ok(id)
@@ -219,7 +227,9 @@ impl ServiceTable {
                 addr,
                 port,
             } => {
-                self.by_addr.remove(&AddrKey::new(protocol, addr, port));
+                let k = AddrKey::new(protocol, addr, port);
+                self.by_addr.remove(&k);
+                self.small.retain(|&(s, _)| s != k);
             }
         }
         self.keys[usize::from(id.0)] = None;
@@ -253,8 +263,19 @@ impl ServiceTable {
         {
             return Some(id);
         }
-        if self.by_addr.is_empty() {
-            return None;
+        if self.small.len() <= SMALL {
+            let exact = AddrKey::new(protocol, dst, dport);
+            let any = AddrKey::new(protocol, dst, 0);
+            let mut found = None;
+            for &(k, id) in &self.small {
+                if k == exact {
+                    return Some(id);
+                }
+                if k == any {
+                    found = Some(id);
+                }
+            }
+            return found;
         }
         if let Some(&id) = self.by_addr.get(&AddrKey::new(protocol, dst, dport)) {
             return Some(id);
@@ -276,6 +297,63 @@ impl ServiceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan used for a few services and the hash map used beyond agree with the
+    /// kernel's order (exact, then port 0), across removals.
+    #[test]
+    fn small_scan_and_hash_lookup_agree() {
+        let addrs: Vec<IpAddr> = vec![
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ];
+        for n in [1usize, 4, 8, 9, 30] {
+            let mut t = ServiceTable::new();
+            let mut added = Vec::new();
+            let mut i = 0usize;
+            while added.len() < n {
+                let key = ServiceKey::Addr {
+                    protocol: if i.is_multiple_of(2) { 6 } else { 17 },
+                    addr: addrs[i % 3],
+                    port: [0, 80, 443, 53, 8080, 25, 22, 110, 143, 993][(i / 3) % 10],
+                };
+                i += 1;
+                if t.find(key).is_some() {
+                    continue;
+                }
+                let p = matches!(key, ServiceKey::Addr { port: 0, .. }).then(Persistence::default);
+                added.push((key, t.add(key, p).unwrap()));
+            }
+            if n > 4 {
+                t.remove(added[2].0).unwrap();
+                added.remove(2);
+            }
+            let reference = |proto: u8, a: IpAddr, port: u16| {
+                let find = |p: u16| {
+                    added.iter().find_map(|&(k, id)| {
+                        (k == ServiceKey::Addr {
+                            protocol: proto,
+                            addr: a,
+                            port: p,
+                        })
+                        .then_some(id)
+                    })
+                };
+                find(port).or_else(|| find(0))
+            };
+            for &a in &addrs {
+                for proto in [6, 17] {
+                    for port in [0, 80, 443, 53, 8080, 25, 22, 110, 143, 993, 7] {
+                        assert_eq!(
+                            t.lookup(0, proto, a, port),
+                            reference(proto, a, port),
+                            "{n} {a} {proto} {port}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn port_zero_needs_persistence_and_keys_are_unique() {

@@ -216,51 +216,72 @@ pub fn rewrite_forward(
 }
 
 /// The IPv4 TCP/UDP case of [`rewrite_forward`]; false (frame untouched) for anything else.
+/// Works on fixed-size views of the two headers, so the field accesses need no bounds checks.
 #[inline]
 fn rewrite_v4(frame: &mut [u8], view: &PacketView, side: Side, new_a: u32, port: u16) -> bool {
     let (l3, l4) = (view.l3_offset, view.l4_offset);
-    let (csum_at, min, udp) = match view.transport {
-        Transport::Tcp(_) => (16, 20, false),
-        Transport::Udp => (6, 8, true),
+    let (csum_at, udp) = match view.transport {
+        Transport::Tcp(_) => (16, false),
+        Transport::Udp => (6, true),
         _ => return false,
     };
-    if l4 < l3 + 20 || frame.len() < l4 + min || frame[l3 + 8] == 0 {
+    if l4 < l3 + 20 {
+        return false;
+    }
+    let (head, rest) = frame.split_at_mut(l4.min(frame.len()));
+    let rest_len = rest.len();
+    let Some(Ok(ip)) = head.get_mut(l3..l3 + 20).map(<&mut [u8; 20]>::try_from) else {
+        return false;
+    };
+    let Some(Ok(l4h)) = rest.get_mut(..18).map(<&mut [u8; 18]>::try_from) else {
+        return false;
+    };
+    if !udp && rest_len < 20 || ip[8] == 0 {
         return false;
     }
     let (addr_at, port_at) = match side {
-        Side::Src => (l3 + 12, l4),
-        Side::Dst => (l3 + 16, l4 + 2),
+        Side::Src => (12, 0),
+        Side::Dst => (16, 2),
     };
     let old_a = u32::from_be_bytes([
-        frame[addr_at],
-        frame[addr_at + 1],
-        frame[addr_at + 2],
-        frame[addr_at + 3],
+        ip[addr_at],
+        ip[addr_at + 1],
+        ip[addr_at + 2],
+        ip[addr_at + 3],
     ]);
-    let old_p = read16(frame, port_at);
-    let old_ttl_word = read16(frame, l3 + 8);
-    let new_ttl_word = old_ttl_word - 0x0100;
-    frame[addr_at..addr_at + 4].copy_from_slice(&new_a.to_be_bytes());
-    write16(frame, port_at, port);
-    frame[l3 + 8] = (new_ttl_word >> 8) as u8;
+    let old_p = u16::from_be_bytes([l4h[port_at], l4h[port_at + 1]]);
+    let old_ttl_word = u16::from_be_bytes([ip[8], ip[9]]);
+    let new_ttl_word = old_ttl_word.wrapping_sub(0x0100);
+    ip[addr_at..addr_at + 4].copy_from_slice(&new_a.to_be_bytes());
+    l4h[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+    ip[8] = (new_ttl_word >> 8) as u8;
     // RFC 1624: Σ ~old + Σ new over the 16-bit words that changed.
     let addr_delta = u64::from(!(old_a >> 16) & 0xffff)
         + u64::from(!old_a & 0xffff)
         + u64::from(new_a >> 16)
         + u64::from(new_a & 0xffff);
     let ip_delta = addr_delta + u64::from(!old_ttl_word) + u64::from(new_ttl_word);
-    let c = read16(frame, l3 + 10);
-    write16(frame, l3 + 10, apply(c, ip_delta));
-    let co = l4 + csum_at;
-    let c = read16(frame, co);
+    let c = u16::from_be_bytes([ip[10], ip[11]]);
+    ip[10..12].copy_from_slice(&apply_small(c, ip_delta).to_be_bytes());
+    let c = u16::from_be_bytes([l4h[csum_at], l4h[csum_at + 1]]);
     if !(udp && c == 0) {
-        let mut n = apply(c, addr_delta + u64::from(!old_p) + u64::from(port));
+        let mut n = apply_small(c, addr_delta + u64::from(!old_p) + u64::from(port));
         if udp && n == 0 {
             n = 0xffff;
         }
-        write16(frame, co, n);
+        l4h[csum_at..csum_at + 2].copy_from_slice(&n.to_be_bytes());
     }
     true
+}
+
+/// [`apply`] for deltas of at most a few dozen 16-bit words: three folds always suffice.
+#[inline]
+fn apply_small(check: u16, delta: u64) -> u16 {
+    let mut x = u64::from(!check) + delta;
+    x = (x & 0xffff) + (x >> 16);
+    x = (x & 0xffff) + (x >> 16);
+    x = (x & 0xffff) + (x >> 16);
+    !(x as u16)
 }
 
 fn sctp_fix_crc(sctp: &mut [u8]) {
