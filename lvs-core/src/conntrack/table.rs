@@ -203,8 +203,11 @@ fn from16(b: [u8; 16], v4: bool) -> IpAddr {
     }
 }
 
+/// A fixed block of entries; the array type lets `i & (CHUNK - 1)` index it unchecked.
+type Chunk = Box<[Conn; CHUNK]>;
+
 #[inline]
-fn entry(chunks: &[Box<[Conn]>], i: u32) -> &Conn {
+fn entry(chunks: &[Chunk], i: u32) -> &Conn {
     &chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
 }
 
@@ -264,7 +267,7 @@ fn ticks_ceil(d: Duration) -> u64 {
 /// evicted to make room.
 #[derive(Debug)]
 pub struct ConnTable {
-    chunks: Vec<Box<[Conn]>>,
+    chunks: Vec<Chunk>,
     free_head: u32,
     next_unused: u32,
     len: usize,
@@ -473,7 +476,11 @@ impl ConnTable {
         }
         let i = self.next_unused;
         if (i as usize) >> CHUNK_BITS >= self.chunks.len() {
-            self.chunks.push(vec![EMPTY; CHUNK].into_boxed_slice());
+            let chunk: Box<[Conn]> = vec![EMPTY; CHUNK].into_boxed_slice();
+            // A boxed slice of exactly CHUNK entries always converts.
+            if let Ok(chunk) = Chunk::try_from(chunk) {
+                self.chunks.push(chunk);
+            }
         }
         self.next_unused += 1;
         i
