@@ -57,7 +57,9 @@ fn serves_local_stratum_and_rate_limits_with_kod() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(offset.abs() < 0.005, "{text}");
+    // One clock on both ends: the offset is scheduling noise (tens of ms on a loaded box),
+    // nowhere near what an era or byte-order mistake produces.
+    assert!(offset.abs() < 0.25, "{text}");
 
     // Limits are per address and -q's four requests used up 127.0.0.1's: from another
     // address, the first request is served and a second within 2 s breaks `minimum`: KoD RATE.

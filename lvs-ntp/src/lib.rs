@@ -12,6 +12,8 @@
 //! * [`restrict`]: ntpd's `restrict` rules and `discard` rate limit with kiss-o'-death
 //!   replies, applied before the responder.
 //! * [`report`]: the `ntpq -p` peer table, `ntpstat` text and exit codes, `ntpdate -q` output.
+//! * [`mode6`]: the read-only subset of NTP control messages (READSTAT, READVAR) that lets the
+//!   stock `ntpq` and `ntpstat` query a daemon, answered from a [`mode6::Snapshot`].
 //! * [`client`]: [`client::Client`], one association per server (reach, iburst/burst,
 //!   unreachability back-off, kiss-o'-death), the 8-stage clock filter, the intersection,
 //!   cluster and combine algorithms, the NSET/FSET/FREQ/SPIK/SYNC discipline with poll
@@ -143,6 +145,7 @@
 
 pub mod client;
 pub mod fuzzing;
+pub mod mode6;
 pub mod onwire;
 pub mod report;
 pub mod restrict;

@@ -19,6 +19,11 @@
 //! | `statistics`, `filegen`, `statsdir`, `leapfile`, `logfile` | accepted and ignored, with a warning |
 //!
 //! Anything else is an error naming the line.
+//!
+//! SIGHUP re-reads the file ([`super::reload`]): `restrict`, `discard` and `local stratum`
+//! apply at once; added or removed servers are logged and take effect at the next restart, so
+//! the running associations keep their filter state and reach; a file that no longer parses
+//! changes nothing.
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
@@ -110,6 +115,8 @@ pub struct Config {
     pub control_socket: Option<PathBuf>,
     /// Directives accepted but ignored (line, keyword).
     pub ignored: Vec<(usize, String)>,
+    /// The file this was read from (what SIGHUP re-reads).
+    pub source: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used.
@@ -150,11 +157,13 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        if path.extension().is_some_and(|e| e == "toml") {
+        let mut c = if path.extension().is_some_and(|e| e == "toml") {
             Self::from_toml(&text)
         } else {
             Self::from_ntp_conf(&text)
-        }
+        }?;
+        c.source = Some(path.to_owned());
+        Ok(c)
     }
 
     /// Parses the ntp.conf subset (see the module docs).

@@ -12,19 +12,23 @@ use std::path::PathBuf;
 use lvs_core::{Datagram, Instant, StateMachine};
 use lvs_ntp::NtpTimestamp;
 use lvs_ntp::client::{Client, ClientConfig, Event, ServerConfig, drift};
+use lvs_ntp::mode6::MAX_PACKET;
 use lvs_ntp::report::{PeerRow, SyncStatus, ntpstat, peer_table};
-use lvs_ntp::restrict::{Restrictions, Verdict, kiss_reply};
+use lvs_ntp::restrict::{Flags, Restrictions, Verdict, kiss_reply};
 use lvs_ntp::server::{ServerStats, SystemState, respond};
 use mio::net::{UdpSocket, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use rand_chacha::ChaCha20Rng;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+use std::path::Path;
 
 use super::clock::{ClockMode, apply, describe, read_drift, wall_now, write_drift};
 use super::config::Config;
 use super::control::{self, Request};
+use super::mode6::{Control6, View};
 use super::raw::RawSamples;
+use super::reload::{reload_plan, resolve_servers, restrictions};
 use crate::io::Clock;
 
 const SERVER: Token = Token(0);
@@ -74,6 +78,9 @@ struct State {
     frequency: Option<f64>,
     failed: bool,
     raw: RawSamples,
+    ctl6: Control6,
+    /// The servers the client was built with (a reload compares against them).
+    servers: Vec<ServerConfig>,
 }
 
 /// Runs the daemon until SIGINT / SIGTERM. Returns an error only for set-up failures; a panic
@@ -118,27 +125,8 @@ pub fn run(opts: Options) -> io::Result<()> {
             Err(e) => tracing::warn!("drift file {}: {e}; starting without it", path.display()),
         }
     }
-    let mut servers = Vec::new();
-    let mut kinds = Vec::new();
-    for s in &cfg.servers {
-        let addrs = s
-            .resolve()
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", s.host)))?;
-        for addr in addrs {
-            if servers.iter().any(|c: &ServerConfig| c.addr == addr) {
-                continue;
-            }
-            servers.push(ServerConfig {
-                iburst: s.iburst,
-                burst: s.burst,
-                prefer: s.prefer,
-                minpoll: s.minpoll,
-                maxpoll: s.maxpoll,
-                ..ServerConfig::new(addr)
-            });
-            kinds.push(if s.pool { 'p' } else { 'u' });
-        }
-    }
+    let (servers, kinds) = resolve_servers(cfg)?;
+    let configured = servers.clone();
     let rng: ChaCha20Rng = rand::make_rng();
     let has_v6 = servers.iter().any(|s| s.addr.is_ipv6());
     let client = if servers.is_empty() {
@@ -149,10 +137,13 @@ pub fn run(opts: Options) -> io::Result<()> {
     } else {
         Some(Client::new(client_cfg, servers, rng, clock.now()).map_err(io::Error::other)?)
     };
-    let mut restrict = Restrictions::new(cfg.rate);
-    for &(net, flags) in &cfg.restrict {
-        restrict.add(net, flags);
-    }
+    let ctl6 = Control6::new(
+        client
+            .iter()
+            .flat_map(|c| c.associations(clock.now()).map(|a| a.addr)),
+        client_cfg.discipline.initial_frequency_ppm.is_some(),
+    );
+    let restrict = restrictions(cfg);
     let mut st = State {
         client,
         kinds,
@@ -166,6 +157,8 @@ pub fn run(opts: Options) -> io::Result<()> {
         frequency: None,
         failed: false,
         raw: RawSamples::default(),
+        ctl6,
+        servers: configured,
     };
 
     let mut poll = Poll::new()?;
@@ -231,9 +224,7 @@ pub fn run(opts: Options) -> io::Result<()> {
                 SIGNALS => {
                     for sig in signals.pending() {
                         if sig == SIGHUP {
-                            tracing::info!(
-                                "SIGHUP: reload is not supported; restart to reconfigure"
-                            );
+                            reload(&mut st, opts.config.source.as_deref());
                         } else {
                             tracing::info!("signal {sig}: stopping");
                             stop = true;
@@ -273,6 +264,40 @@ pub fn run(opts: Options) -> io::Result<()> {
     Ok(())
 }
 
+/// SIGHUP: re-reads the configuration and applies what can change at run time (restrict
+/// rules, the rate limit, `local stratum`). A file that no longer parses leaves the running
+/// configuration alone.
+fn reload(st: &mut State, path: Option<&Path>) {
+    let Some(path) = path else {
+        tracing::warn!("SIGHUP: no configuration file to re-read");
+        return;
+    };
+    let plan = match reload_plan(path, &st.servers) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("SIGHUP: {e}; keeping the running configuration");
+            return;
+        }
+    };
+    st.restrict = plan.restrict;
+    st.local_stratum = plan.local_stratum;
+    if plan.added.is_empty() && plan.removed.is_empty() {
+        tracing::info!(
+            "SIGHUP: configuration reloaded ({} restrict entries); all {} servers unchanged",
+            st.restrict.entries().len(),
+            st.servers.len()
+        );
+    } else {
+        tracing::warn!(
+            "SIGHUP: restrict rules and local stratum reloaded; server changes (added {:?}, \
+             removed {:?}) take effect at the next restart: the running associations keep \
+             their state",
+            plan.added,
+            plan.removed
+        );
+    }
+}
+
 fn system_state(st: &State, now: Instant) -> SystemState {
     let mut sys = st.client.as_ref().map_or(
         SystemState {
@@ -299,6 +324,10 @@ fn serve(st: &mut State, clock: &Clock, sock: &UdpSocket, buf: &mut [u8], out: &
         let t2 = NtpTimestamp::from_unix_nanos(wall_now());
         let now = clock.now();
         let request = &buf[..n];
+        if request.first().is_some_and(|b| b & 7 == 6) {
+            control_query(st, now, sock, src, request);
+            continue;
+        }
         let written = match st.restrict.check(now, src, request) {
             Verdict::Serve => {
                 let sys = system_state(st, now);
@@ -317,6 +346,41 @@ fn serve(st: &mut State, clock: &Clock, sock: &UdpSocket, buf: &mut [u8], out: &
             && let Err(e) = sock.send_to(&out[..len], src)
         {
             tracing::debug!("server send to {src}: {e}");
+        }
+    }
+}
+
+/// Answers a mode-6 query (unless `restrict ... noquery` or `ignore` covers its source), one
+/// datagram per fragment.
+fn control_query(st: &mut State, now: Instant, sock: &UdpSocket, src: SocketAddr, request: &[u8]) {
+    let flags = st.restrict.lookup(src.ip());
+    if flags.contains(Flags::IGNORE) || flags.contains(Flags::NOQUERY) {
+        st.ctl6.refused += 1;
+        tracing::trace!("mode 6 query from {src} refused by restrict");
+        return;
+    }
+    let served = system_state(st, now);
+    let view = View {
+        client: st.client.as_ref(),
+        kinds: &st.kinds,
+        raw: &st.raw,
+        served,
+        local_stratum: st.local_stratum,
+        monitor: st.mode == ClockMode::Monitor,
+        now,
+        wall: wall_now(),
+    };
+    let Some(response) = st.ctl6.answer(request, &view) else {
+        return;
+    };
+    let mut packet = [0u8; MAX_PACKET];
+    for i in 0..response.fragments() {
+        let Some(len) = response.write_fragment(i, &mut packet) else {
+            break;
+        };
+        if let Err(e) = sock.send_to(&packet[..len], src) {
+            tracing::debug!("mode 6 reply to {src}: {e}");
+            break;
         }
     }
 }
@@ -359,6 +423,7 @@ fn drain(st: &mut State, now: Instant, v4: &UdpSocket, v6: Option<&UdpSocket>) {
         mode,
         frequency,
         failed,
+        ctl6,
         ..
     } = st;
     let Some(c) = client.as_mut() else {
@@ -385,13 +450,14 @@ fn drain(st: &mut State, now: Instant, v4: &UdpSocket, v6: Option<&UdpSocket>) {
         }
         while let Some(ev) = c.poll_event() {
             progressed = true;
+            ctl6.on_event(&ev);
             on_event(*mode, frequency, failed, &ev);
         }
         if !progressed {
             break;
         }
     }
-    let _ = now;
+    ctl6.observe(c, now);
 }
 
 fn on_event(mode: ClockMode, frequency: &mut Option<f64>, failed: &mut bool, ev: &Event) {
@@ -560,11 +626,24 @@ fn stats_text(st: &State) -> String {
         "served {} kisses {} ignored {} denied {} rate_limited {} malformed {} bad_mode {}\n",
         s.answered, r.kisses, r.ignored, r.denied, r.rate_limited, s.malformed, s.bad_mode
     );
+    let q = st.ctl6.stats();
+    text.push_str(&format!(
+        "mode6 answered {} errors {} ignored {} refused {}\n",
+        q.answered, q.errors, q.ignored, st.ctl6.refused
+    ));
     if let Some(c) = &st.client {
         let cs = c.stats();
         text.push_str(&format!(
-            "client unknown_source {} no_send_time {} popcorn {} ignored_updates {}\n",
-            cs.unknown_source, cs.no_send_time, cs.popcorn, cs.ignored_updates
+            "client unknown_source {} no_send_time {} popcorn {} ignored_updates {} \
+             accepted {} kiss_rate {} kiss_denied {} unsynchronized {}\n",
+            cs.unknown_source,
+            cs.no_send_time,
+            cs.popcorn,
+            cs.ignored_updates,
+            cs.rx.accepted,
+            cs.rx.kiss_rate,
+            cs.rx.kiss_denied,
+            cs.rx.unsynchronized
         ));
     }
     text

@@ -5,7 +5,9 @@
 //! * [`daemon`]: the event loop (server, client, control socket, signals).
 //! * [`clock`]: kernel clock calls, monitor mode and the drift file.
 //! * [`control`]: the control socket protocol behind `--peers` and `--status`.
+//! * [`mode6`]: what `ntpq` and `ntpstat` read over NTP control messages (mode 6).
 //! * [`query`]: the one-shot `-q` query.
+//! * [`reload`]: what SIGHUP re-reads.
 //! * [`raw`]: offsets measured against the unmodified clock (monitor mode's peer table).
 //!
 //! Monitor mode (forced with `--monitor`, or when the process lacks CAP_SYS_TIME) logs every
@@ -18,5 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod mode6;
 pub mod query;
 pub mod raw;
+pub mod reload;

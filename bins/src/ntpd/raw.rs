@@ -6,19 +6,66 @@ use core::net::SocketAddr;
 use std::collections::{BTreeMap, VecDeque};
 
 use lvs_ntp::onwire::{check_reply, offset_delay};
-use lvs_ntp::wire::{NtpMessage, NtpPacket, NtpRepr};
+use lvs_ntp::wire::{LeapIndicator, NtpMessage, NtpPacket, NtpRepr};
 use lvs_ntp::{NtpTimestamp, UnixNanos};
 
 /// Requests remembered while their replies are awaited.
 const MAX_PENDING: usize = 256;
 /// Samples kept per server (as the clock filter does).
 const STAGES: usize = 8;
+/// Frequency tolerance: a sample's dispersion grows by this much per second of delay.
+const PHI: f64 = 15e-6;
+/// Our precision term in a sample's dispersion (2^-20 s).
+const LOCAL_PRECISION: f64 = 1.0 / 1_048_576.0;
+
+/// One exchange: θ, δ and ε0 (seconds), measured against the raw clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stage {
+    /// Offset.
+    pub offset: f64,
+    /// Round-trip delay.
+    pub delay: f64,
+    /// Dispersion at the time of the sample.
+    pub dispersion: f64,
+}
+
+/// The header fields of a server's last good reply, as `ntpq` shows them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LastReply {
+    /// Its leap indicator.
+    pub leap: LeapIndicator,
+    /// Its poll field.
+    pub poll: i8,
+    /// Its precision.
+    pub precision: i8,
+    /// Its root delay, seconds.
+    pub root_delay: f64,
+    /// Its root dispersion, seconds.
+    pub root_dispersion: f64,
+    /// Its reference time.
+    pub reference: NtpTimestamp,
+    /// Its transmit timestamp.
+    pub transmit: NtpTimestamp,
+    /// T4: when it arrived, by our clock.
+    pub received: NtpTimestamp,
+}
+
+/// What is known of one server.
+#[derive(Clone, Debug, Default)]
+pub struct ServerRecord {
+    /// The last eight exchanges, oldest first.
+    pub stages: VecDeque<Stage>,
+    /// The last good reply.
+    pub last: Option<LastReply>,
+    /// Requests sent since the last good reply.
+    pub unanswered: u32,
+}
 
 /// Raw exchanges per server.
 #[derive(Debug, Default)]
 pub struct RawSamples {
     pending: VecDeque<(SocketAddr, NtpTimestamp, NtpTimestamp)>,
-    samples: BTreeMap<SocketAddr, VecDeque<(f64, f64)>>,
+    servers: BTreeMap<SocketAddr, ServerRecord>,
 }
 
 impl RawSamples {
@@ -35,6 +82,8 @@ impl RawSamples {
             p.transmit_timestamp(),
             NtpTimestamp::from_unix_nanos(t1),
         ));
+        let r = self.servers.entry(dst).or_default();
+        r.unanswered = r.unanswered.saturating_add(1);
     }
 
     /// Matches a reply from `src` received at wall time `t4` and keeps its θ and δ.
@@ -56,26 +105,50 @@ impl RawSamples {
         if check_reply(&NtpRepr::client_request(nonce, 0), None, &reply).is_err() {
             return;
         }
-        let s = offset_delay(
-            t1,
-            reply.receive,
-            reply.transmit,
-            NtpTimestamp::from_unix_nanos(t4),
-        );
-        let q = self.samples.entry(src).or_default();
-        if q.len() == STAGES {
-            q.pop_front();
+        let received = NtpTimestamp::from_unix_nanos(t4);
+        let s = offset_delay(t1, reply.receive, reply.transmit, received);
+        let delay = s.delay.as_secs_f64();
+        let r = self.servers.entry(src).or_default();
+        if r.stages.len() == STAGES {
+            r.stages.pop_front();
         }
-        q.push_back((s.offset.as_secs_f64(), s.delay.as_secs_f64()));
+        r.stages.push_back(Stage {
+            offset: s.offset.as_secs_f64(),
+            delay,
+            dispersion: 2f64.powi(reply.precision.into()) + LOCAL_PRECISION + PHI * delay.max(0.0),
+        });
+        r.unanswered = 0;
+        r.last = Some(LastReply {
+            leap: reply.leap,
+            poll: reply.poll,
+            precision: reply.precision,
+            root_delay: reply.root_delay.as_secs_f64(),
+            root_dispersion: reply.root_dispersion.as_secs_f64(),
+            reference: reply.reference,
+            transmit: reply.transmit,
+            received,
+        });
     }
 
     /// The offset and delay (seconds) of the lowest-delay sample of the last eight.
     pub fn best(&self, server: SocketAddr) -> Option<(f64, f64)> {
-        self.samples
+        self.servers
             .get(&server)?
+            .stages
             .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .min_by(|a, b| a.delay.total_cmp(&b.delay))
+            .map(|s| (s.offset, s.delay))
+    }
+
+    /// What is known of `server`.
+    pub fn server(&self, server: SocketAddr) -> Option<&ServerRecord> {
+        self.servers.get(&server)
+    }
+
+    /// Forgets servers no longer configured.
+    pub fn retain(&mut self, keep: impl Fn(SocketAddr) -> bool) {
+        self.servers.retain(|a, _| keep(*a));
+        self.pending.retain(|p| keep(p.0));
     }
 }
 

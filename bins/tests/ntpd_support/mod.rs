@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod netns;
+
 use core::time::Duration;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -144,7 +146,10 @@ pub(crate) fn skip(test: &str, why: &str) {
 pub(crate) struct Peer {
     pub(crate) tally: char,
     pub(crate) remote: String,
+    pub(crate) refid: String,
     pub(crate) stratum: u8,
+    /// The poll column in seconds (`None` when shown in minutes or more).
+    pub(crate) poll_s: Option<u64>,
     pub(crate) reach: u16,
     pub(crate) delay_ms: f64,
     pub(crate) offset_ms: f64,
@@ -166,7 +171,9 @@ pub(crate) fn parse_peers(table: &str) -> Vec<Peer> {
             Some(Peer {
                 tally,
                 remote: f[0].to_owned(),
+                refid: f[1].to_owned(),
                 stratum: f[2].parse().ok()?,
+                poll_s: f[n - 5].parse().ok(),
                 reach: u16::from_str_radix(f[n - 4], 8).ok()?,
                 delay_ms: f[n - 3].parse().ok()?,
                 offset_ms: f[n - 2].parse().ok()?,
@@ -174,4 +181,27 @@ pub(crate) fn parse_peers(table: &str) -> Vec<Peer> {
             })
         })
         .collect()
+}
+
+/// Sends one raw request line (`peers`, `status`, `stats`) to a control socket and returns
+/// the answer text after its exit-code line.
+pub(crate) fn control(ctl: &Path, request: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::os::unix::net::UnixStream::connect(ctl).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("{request}\n").as_bytes()).ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer.split_once('\n')?.1.to_owned())
+}
+
+/// The value after `key ` in a `stats` answer.
+pub(crate) fn stat(text: &str, key: &str) -> Option<u64> {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == key {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
 }
