@@ -10,7 +10,8 @@ mod vrrpd_common;
 
 use std::time::Duration;
 
-use vrrpd_common::{Lab, NET, can_run, sh, wait_for};
+use vrrpd_common::keepalived::{self, KaConf};
+use vrrpd_common::{Lab, NET, can_run, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lvs-vrrpd");
 const MARGIN: Duration = Duration::from_millis(1500);
@@ -58,75 +59,21 @@ fn start_ours(lab: &mut Lab, c: Case, priority: u8) -> usize {
 }
 
 fn start_keepalived(lab: &mut Lab, c: Case, priority: u8, run: u32) -> usize {
-    let text = format!(
-        "global_defs {{\n  router_id lvs_interop\n  vrrp_version {}\n}}\n\
-         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n\
-         \x20 priority {priority}\n  advert_int {}\n  {}\n  garp_master_delay 0\n\
-         \x20 virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
-        c.version,
-        c.interval(),
-        if c.preempt { "" } else { "nopreempt" },
-        vip()
-    );
-    let conf = lab.file("keepalived.conf", &text);
-    let d = lab.dir.clone();
-    let path = |n: &str| {
-        d.join(format!("{n}-{run}.pid"))
-            .to_str()
-            .unwrap()
-            .to_owned()
+    let vip = format!("{}/24", vip());
+    let conf = KaConf {
+        version: c.version,
+        interval: c.interval(),
+        priority,
+        preempt: c.preempt,
+        vip: &vip,
+        unicast: None,
     };
-    let (main, vrrp, chk) = (path("ka"), path("ka-vrrp"), path("ka-chk"));
-    let conf = conf.to_str().unwrap().to_owned();
-    lab.pid_files.push(d.join(format!("ka-vrrp-{run}.pid")));
-    lab.spawn(
-        THEIRS,
-        "keepalived",
-        &[
-            "keepalived",
-            "-n",
-            "-l",
-            "-D",
-            "-P",
-            "--dont-respawn",
-            "-f",
-            &conf,
-            "-p",
-            &main,
-            "-r",
-            &vrrp,
-            "-c",
-            &chk,
-        ],
-    )
+    keepalived::start(lab, THEIRS, &conf, run)
 }
 
-/// Crash keepalived's VRRP process (its parent would otherwise restart it or resign for it)
-/// and remove the address it leaves behind, as a crashed host would lose it.
+/// Crash keepalived's VRRP process and remove the address it leaves behind.
 fn crash_keepalived(lab: &mut Lab, proc_index: usize, run: u32) {
-    let pidfile = lab.dir.join(format!("ka-vrrp-{run}.pid"));
-    let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
-    assert!(
-        !pid.trim().is_empty(),
-        "no keepalived VRRP pid file{}",
-        lab.logs()
-    );
-    sh(&["kill", "-KILL", pid.trim()]);
-    lab.signal(proc_index, "KILL");
-    assert!(lab.wait_exit(proc_index, Duration::from_secs(3)));
-    let ns = lab.ns(THEIRS);
-    let _ = std::process::Command::new("ip")
-        .args([
-            "-n",
-            &ns,
-            "addr",
-            "del",
-            &format!("{}/24", vip()),
-            "dev",
-            "eth0",
-        ])
-        .stderr(std::process::Stdio::null())
-        .status();
+    keepalived::crash(lab, THEIRS, proc_index, run, &format!("{}/24", vip()));
 }
 
 fn sole(lab: &Lab, among: &[&str], who: &str, limit: Duration, what: &str) -> Duration {

@@ -243,3 +243,139 @@ fn three_routers_the_next_highest_priority_takes_over() {
     wait_sole(&lab, &["r2", "r3"], "r2", Duration::from_secs(5));
     stays_sole(&lab, &["r2", "r3"], "r2", Duration::from_secs(1));
 }
+
+/// The IPv6 virtual address of [`ipv6_master_change_moves_the_observers_neighbour_entry`].
+const VIP6: &str = "fd77::100";
+
+fn start_v6(lab: &mut Lab, short: &str, priority: u8) -> usize {
+    let text = format!(
+        "[[instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvrid = 52\npriority = {priority}\n\
+         version = 3\nadvert_int = {INTERVAL}\nvirtual_addresses = [\"{VIP6}/64\"]\n\
+         garp_master_delay = 0\n"
+    );
+    let conf = lab.file(&format!("{short}-v6-{priority}.toml"), &text);
+    let conf = conf.to_str().unwrap().to_owned();
+    lab.spawn(short, &format!("{short}-v6"), &[BIN, "-c", &conf, "-vv"])
+}
+
+fn wait_sole_v6(lab: &Lab, among: &[&str], who: &str, limit: Duration) -> Duration {
+    wait_for(limit, || lab.holders(among, VIP6) == [who]).unwrap_or_else(|| {
+        panic!(
+            "{who} did not become the sole holder of {VIP6} within {limit:?}; holders {:?}{}",
+            lab.holders(among, VIP6),
+            lab.logs()
+        )
+    })
+}
+
+/// Give the observer a stale neighbour entry for the VIP pointing at `mac` (no probing
+/// happens without traffic), so that only an unsolicited NA can change it.
+fn plant_stale_neighbour(lab: &Lab, mac: &str) {
+    let obs = lab.ns("obs");
+    sh(&[
+        "ip", "-n", &obs, "-6", "neigh", "replace", VIP6, "lladdr", mac, "dev", "eth0", "nud",
+        "stale",
+    ]);
+}
+
+fn wait_neighbour(lab: &Lab, mac: &str, what: &str) {
+    let moved = wait_for(Duration::from_secs(3), || {
+        lab.observer_neighbour(VIP6).as_deref() == Some(mac)
+    });
+    assert!(
+        moved.is_some(),
+        "{what}: the observer's entry for {VIP6} is {:?}, not {mac}{}",
+        lab.observer_neighbour(VIP6),
+        lab.logs()
+    );
+}
+
+#[test]
+fn ipv6_master_change_moves_the_observers_neighbour_entry() {
+    if !can_run(
+        "vrrpd_netns::ipv6_master_change_moves_the_observers_neighbour_entry",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let all = ["r1", "r2"];
+    lab.wait_ipv6_ready(&["r1", "r2", "obs"]);
+    lab.add_ipv6("obs", "fd77::9/64");
+    let (mac1, mac2) = (lab.mac("r1"), lab.mac("r2"));
+
+    let r1 = start_v6(&mut lab, "r1", 150);
+    wait_sole_v6(&lab, &all, "r1", Duration::from_secs(5));
+    let _r2 = start_v6(&mut lab, "r2", 100);
+    std::thread::sleep(mdi(100));
+    wait_sole_v6(&lab, &all, "r1", Duration::from_secs(5));
+
+    // Crash the master: r2 takes over and its unsolicited NA rewrites the observer's entry.
+    plant_stale_neighbour(&lab, &mac1);
+    std::thread::sleep(Duration::from_millis(1200));
+    lab.signal(r1, "KILL");
+    let took = wait_sole_v6(&lab, &["r2"], "r2", mdi(100) + MARGIN);
+    eprintln!("IPv6 kill -9: r2 took {VIP6} after {took:?}");
+    wait_neighbour(&lab, &mac2, "after r2 took over");
+
+    // r1 returns (removing its stale VIP), preempts, and announces itself the same way.
+    let _r1 = start_v6(&mut lab, "r1", 150);
+    let back = wait_sole_v6(&lab, &all, "r1", mdi(150) + MARGIN * 3);
+    eprintln!("IPv6 restart: r1 preempted after {back:?}");
+    wait_neighbour(&lab, &mac1, "after r1 preempted");
+    let log = lab.log(lab.procs.len() - 1);
+    assert!(log.contains("transition"), "no transition logged:\n{log}");
+}
+
+#[test]
+fn vips_changed_by_hand_are_reconciled_over_netlink() {
+    if !can_run(
+        "vrrpd_netns::vips_changed_by_hand_are_reconciled_over_netlink",
+        &[],
+    ) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let all = ["r1", "r2"];
+    for (short, priority) in [("r1", 150), ("r2", 100)] {
+        let text = config(priority, true).replace(
+            "interface_poll = 0.2",
+            "interface_poll = 0.2\nvip_reconcile = 0.3",
+        );
+        let conf = lab.file(&format!("{short}-reconcile.toml"), &text);
+        let conf = conf.to_str().unwrap().to_owned();
+        lab.spawn(short, short, &[BIN, "-c", &conf, "-vv"]);
+    }
+    settle(&lab, &all, "r1", 100);
+    let vip24 = format!("{}/24", vip());
+    // Deleted on the master: the next reconciliation adds it back.
+    sh(&[
+        "ip",
+        "-n",
+        &lab.ns("r1"),
+        "addr",
+        "del",
+        &vip24,
+        "dev",
+        "eth0",
+    ]);
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+    // Added on the backup: the next reconciliation removes it; the master keeps its copy.
+    sh(&[
+        "ip",
+        "-n",
+        &lab.ns("r2"),
+        "addr",
+        "add",
+        &vip24,
+        "dev",
+        "eth0",
+    ]);
+    wait_sole(&lab, &all, "r1", Duration::from_secs(5));
+    stays_sole(&lab, &all, "r1", Duration::from_millis(600));
+    // Through the daemon: r1 added the VIP twice (at takeover and after the delete), r2
+    // deleted the one added by hand.
+    let (log1, log2) = (lab.log(0), lab.log(1));
+    assert!(log1.matches("\"add\"").count() >= 2, "{log1}");
+    assert!(log2.contains("\"del\""), "{log2}");
+}

@@ -70,7 +70,8 @@ pub struct GlobalConfig {
     pub garp_interval: f64,
     /// Seconds between reads of the tracked interfaces' operational state.
     pub interface_poll: f64,
-    /// Seconds between full VIP reconciliations against `ip addr show` (0: only on change).
+    /// Seconds between full VIP reconciliations against the interface's addresses (0: only on
+    /// change).
     pub vip_reconcile: f64,
 }
 
@@ -256,7 +257,7 @@ pub struct SyncGroupConfig {
 pub struct Vip {
     /// The address.
     pub addr: IpAddr,
-    /// The prefix length used with `ip addr add`.
+    /// The prefix length the address is added with.
     pub prefix: u8,
 }
 

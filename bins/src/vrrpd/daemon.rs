@@ -16,11 +16,12 @@ use lvs_core::{Datagram, Instant, StateMachine, Transmit};
 use lvs_vrrp::state::{Event, Instance, State, SyncGroup, Timer};
 use lvs_vrrp::wire::{IP_PROTOCOL, MULTICAST_V4, MULTICAST_V6};
 
-use super::config::{GlobalSpec, InstanceSpec, Plan, ScriptSpec};
-use super::garp::{GarpQueue, garp_frame};
+use super::config::{GlobalSpec, InstanceSpec, Plan, ScriptSpec, Vip};
+use super::garp::{GarpQueue, announce_frame};
 use super::host::{self, Children, Job, REAP_PERIOD};
 use super::router::{Router, RouterEvent, Slot};
-use crate::io::{ETH_P_ARP, Group, PacketSocket, RawOptions, Sockets, Token, ifindex};
+use super::rtnl::{Outcome, Rtnl};
+use crate::io::{Group, PacketSocket, RawOptions, Sockets, Token, ifindex};
 
 /// Why the daemon wants to be woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +37,16 @@ pub enum Wake {
 pub struct DaemonStats {
     /// Gratuitous ARP frames sent.
     pub garp_sent: u64,
-    /// Gratuitous ARP frames that could not be sent.
+    /// Unsolicited neighbour advertisements sent.
+    pub na_sent: u64,
+    /// Announcement frames (GARP or NA) that could not be sent.
     pub garp_errors: u64,
-    /// IPv6 announcements requested but not sent (unsolicited NA is not implemented).
-    pub na_skipped: u64,
-    /// `ip addr add|del` commands run.
+    /// Addresses added or removed over rtnetlink.
     pub vip_changes: u64,
-    /// Failed `ip` commands.
+    /// Adds that found the address present and deletes that found it gone (`EEXIST`,
+    /// `EADDRNOTAVAIL`): already as desired.
+    pub vip_already: u64,
+    /// Failed rtnetlink requests (listing or changing addresses).
     pub vip_errors: u64,
     /// Notify scripts started.
     pub notifies: u64,
@@ -72,10 +76,11 @@ pub struct Daemon {
     children: Children,
     next_reap: Option<Instant>,
     garp: GarpQueue,
-    garp_sockets: BTreeMap<String, (PacketSocket, [u8; 6])>,
+    garp_sockets: BTreeMap<String, AnnounceSocket>,
     raw: BTreeMap<(String, bool), Token>,
     next_poll: Instant,
     next_reconcile: Option<Instant>,
+    nl: Option<Rtnl>,
     stats: DaemonStats,
 }
 
@@ -112,6 +117,7 @@ impl Daemon {
             raw: BTreeMap::new(),
             next_poll: Instant::ZERO,
             next_reconcile: None,
+            nl: None,
             stats: DaemonStats::default(),
         }
     }
@@ -155,10 +161,13 @@ impl Daemon {
             };
             let primary = match spec.primary {
                 Some(p) => p,
-                None => match host::primary_address(&spec.interface, spec.is_v6(), &all_vips) {
+                None => match self
+                    .rtnl()
+                    .and_then(|nl| host::primary_address(nl, idx, spec.is_v6(), &all_vips))
+                {
                     Ok(p) => p,
                     Err(e) => {
-                        errs.push(format!("instance {}: {e}", spec.name));
+                        errs.push(format!("instance {}: {}: {e}", spec.name, spec.interface));
                         continue;
                     }
                 },
@@ -360,27 +369,19 @@ impl Daemon {
                     let priority = self.router.instance(index).map_or(0, Instance::priority);
                     tracing::info!(instance = %name, %from, %to, ?reason, priority, "transition");
                     if to != State::Master {
-                        let v4 = self.v4_vips(index);
-                        self.garp.cancel(&slot.interface, &v4);
+                        let vips = self.vips(index);
+                        self.garp.cancel(&slot.interface, &vips);
                     }
                     self.notify(index, to, priority);
                 }
                 Event::Announce { vips, repeat } => {
-                    let v4: Vec<Ipv4Addr> = vips
-                        .iter()
-                        .filter_map(|v| match v {
-                            IpAddr::V4(a) => Some(*a),
-                            IpAddr::V6(_) => None,
-                        })
-                        .collect();
-                    let v6 = vips.len() - v4.len();
-                    if v6 > 0 {
-                        self.stats.na_skipped += 1;
-                        tracing::debug!(instance = %name, "unsolicited NA is not implemented");
-                    }
                     let interval = self.plan.global.garp_interval;
-                    self.garp.burst(now, &slot.interface, &v4, repeat, interval);
-                    self.send_due_garps(now);
+                    // Queued, not sent here: the burst is due at `now`, so the loop first
+                    // sends the advert this input produced and then, on its next turn
+                    // (microseconds later), the frames: advert before GARP / NA, as the RFCs
+                    // order them.
+                    self.garp
+                        .burst(now, &slot.interface, &vips, repeat, interval);
                 }
                 Event::Drift { peer, drift } => {
                     tracing::warn!(instance = %name, %peer, ?drift, "peer configuration differs");
@@ -396,16 +397,10 @@ impl Daemon {
         }
     }
 
-    fn v4_vips(&self, i: usize) -> Vec<Ipv4Addr> {
-        self.specs.get(i).map_or_else(Vec::new, |s| {
-            s.vips
-                .iter()
-                .filter_map(|v| match v.addr {
-                    IpAddr::V4(a) => Some(a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect()
-        })
+    fn vips(&self, i: usize) -> Vec<IpAddr> {
+        self.specs
+            .get(i)
+            .map_or_else(Vec::new, |s| s.vips.iter().map(|v| v.addr).collect())
     }
 
     fn notify(&mut self, i: usize, to: State, priority: u8) {
@@ -462,42 +457,73 @@ impl Daemon {
             })
             .flat_map(|i| self.specs[i].vips.iter().copied())
             .collect();
-        let Some(managed) = self.managed.get(interface) else {
+        let Some(managed) = self.managed.get(interface).cloned() else {
             return;
         };
-        let current = match host::ip_addr_show(interface) {
-            Ok(c) => c,
+        let listed = ifindex(interface).and_then(|idx| {
+            let nl = self.rtnl()?;
+            nl.addresses(idx).map(|l| (idx, l))
+        });
+        let (idx, current) = match listed {
+            Ok(x) => x,
             Err(e) => {
-                self.stats.vip_errors += 1;
-                tracing::warn!(%interface, error = %e, "cannot read addresses");
+                self.vip_error(interface, "list", None, &e);
                 return;
             }
         };
-        let (add, del) = host::plan_vips(&current, &desired, managed);
+        let (add, del) = host::plan_vips(&current, &desired, &managed);
         for (is_add, vip) in add
             .into_iter()
             .map(|v| (true, v))
             .chain(del.into_iter().map(|v| (false, v)))
         {
-            self.stats.vip_changes += 1;
-            match host::ip_addr_change(is_add, vip, interface) {
-                Ok(()) => {
-                    tracing::info!(%interface, %vip, op = if is_add { "add" } else { "del" }, "VIP");
+            let op = if is_add { "add" } else { "del" };
+            let done = self.rtnl().and_then(|nl| {
+                if is_add {
+                    nl.add(idx, vip)
+                } else {
+                    nl.del(idx, vip)
                 }
-                Err(e) => {
-                    self.stats.vip_errors += 1;
-                    tracing::warn!(error = %e, "VIP change failed");
+            });
+            match done {
+                Ok(Outcome::Changed) => {
+                    self.stats.vip_changes += 1;
+                    tracing::info!(%interface, %vip, op, "VIP");
                 }
+                Ok(Outcome::Already) => {
+                    self.stats.vip_already += 1;
+                    tracing::debug!(%interface, %vip, op, "VIP already as desired");
+                }
+                Err(e) => self.vip_error(interface, op, Some(vip), &e),
             }
         }
     }
 
+    /// The rtnetlink socket, opened on first use (and again after a failure dropped it).
+    fn rtnl(&mut self) -> std::io::Result<&mut Rtnl> {
+        if self.nl.is_none() {
+            self.nl = Some(Rtnl::open()?);
+        }
+        self.nl
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("rtnetlink socket"))
+    }
+
+    fn vip_error(&mut self, interface: &str, op: &str, vip: Option<Vip>, e: &std::io::Error) {
+        self.stats.vip_errors += 1;
+        tracing::warn!(%interface, op, vip = ?vip, error = %e, "VIP change failed");
+        // A timeout may leave a late answer in the socket; start the next request afresh.
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            self.nl = None;
+        }
+    }
+
+    /// Send every announcement frame that is due: GARP for IPv4 VIPs, unsolicited NA for
+    /// IPv6 ones, from the interface's own MAC.
     fn send_due_garps(&mut self, now: Instant) {
         while let Some(p) = self.garp.pop_due(now) {
             if !self.garp_sockets.contains_key(&p.interface) {
-                let opened = host::mac_address(&p.interface)
-                    .and_then(|mac| PacketSocket::open(&p.interface, ETH_P_ARP).map(|s| (s, mac)));
-                match opened {
+                match AnnounceSocket::open(&p.interface) {
                     Ok(s) => {
                         self.garp_sockets.insert(p.interface.clone(), s);
                     }
@@ -508,14 +534,16 @@ impl Daemon {
                     }
                 }
             }
-            let Some((sock, mac)) = self.garp_sockets.get(&p.interface) else {
+            let Some(s) = self.garp_sockets.get(&p.interface) else {
                 continue;
             };
-            match sock.send_frame(&garp_frame(*mac, p.vip)) {
+            let router = p.vip.is_ipv6() && forwarding_v6(&p.interface);
+            match s.socket.send_frame(&announce_frame(s.mac, p.vip, router)) {
+                Ok(()) if p.vip.is_ipv6() => self.stats.na_sent += 1,
                 Ok(()) => self.stats.garp_sent += 1,
                 Err(e) => {
                     self.stats.garp_errors += 1;
-                    tracing::debug!(interface = %p.interface, error = %e, "GARP send");
+                    tracing::debug!(interface = %p.interface, error = %e, "GARP/NA send");
                 }
             }
         }
@@ -641,6 +669,31 @@ impl Daemon {
     }
 }
 
+/// The `AF_PACKET` socket announcements leave through, with the interface's MAC.
+///
+/// It is opened with protocol 0: it can send any frame (the kernel reads the EtherType from
+/// the frame) but receives none, so no unread queue builds up behind it.
+#[derive(Debug)]
+struct AnnounceSocket {
+    socket: PacketSocket,
+    mac: [u8; 6],
+}
+
+impl AnnounceSocket {
+    fn open(interface: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            mac: host::mac_address(interface)?,
+            socket: PacketSocket::open(interface, 0)?,
+        })
+    }
+}
+
+/// Whether IPv6 forwarding is on for `interface` (the NA's Router flag, as keepalived sets it).
+fn forwarding_v6(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|s| s.trim() == "1")
+}
+
 fn open_raw(
     sockets: &mut Sockets,
     interface: &str,
@@ -684,11 +737,14 @@ impl StateMachine for Daemon {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        // Decided before the instances run: a burst they queue now waits for the loop's next
+        // turn, after their adverts have been sent.
+        let house_due = self.housekeeping_at().is_some_and(|at| at <= now);
         if self.router.poll_timeout().is_some_and(|(at, _)| at <= now) {
             self.router.handle_timeout(now);
             self.process_events(now);
         }
-        if self.housekeeping_at().is_some_and(|at| at <= now) {
+        if house_due {
             self.housekeeping(now);
             self.process_events(now);
         }

@@ -1,13 +1,7 @@
-//! The host side effects of the daemon: virtual addresses through iproute2, interface facts
-//! from sysfs, and child processes (notify and track scripts).
+//! The host side effects of the daemon: the VIP reconciliation plan, the primary address and
+//! interface facts, and child processes (notify and track scripts).
 //!
-//! # Why `ip addr` and not netlink
-//!
-//! Addresses are added and removed by running `ip addr add|del ADDR/PREFIX dev IF` and read
-//! back with `ip -o addr show dev IF` ([`std::process::Command`]). That is a few milliseconds
-//! per change on the loop thread, only on state changes and on the periodic reconciliation,
-//! and it keeps the daemon free of a hand-written netlink codec; a netlink implementation can
-//! replace [`ip_addr_show`] / [`ip_addr_change`] later without touching the callers. The
+//! Addresses are listed, added and removed over rtnetlink ([`super::rtnl`]). The
 //! reconciliation is level-triggered ([`plan_vips`]): the interface is compared with the
 //! desired set every time, so an address deleted by hand comes back and a stale one from a
 //! crashed run goes away.
@@ -21,32 +15,8 @@ use std::process::{Child, Command, Stdio};
 use lvs_core::Instant;
 
 use super::config::Vip;
-
-/// One address as `ip -o addr show` lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Listed {
-    /// The address and prefix.
-    pub vip: Vip,
-    /// `scope link`.
-    pub link_scope: bool,
-}
-
-/// Parse the output of `ip -o addr show` (one address per line: `N: IF inet A/P ...`).
-pub fn parse_ip_addr(output: &str) -> Vec<Listed> {
-    let mut out = Vec::new();
-    for line in output.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(pos) = words.iter().position(|w| *w == "inet" || *w == "inet6") else {
-            continue;
-        };
-        let Some(Ok(vip)) = words.get(pos + 1).map(|w| Vip::parse(w)) else {
-            continue;
-        };
-        let link_scope = words.windows(2).any(|w| w[0] == "scope" && w[1] == "link");
-        out.push(Listed { vip, link_scope });
-    }
-    out
-}
+pub use super::rtnl::Listed;
+use super::rtnl::Rtnl;
 
 /// What to add and what to delete so that the interface holds exactly `desired` among the
 /// addresses this daemon manages (`managed`); other addresses are never touched.
@@ -70,56 +40,24 @@ pub fn plan_vips(
     (add, del)
 }
 
-fn ip_cmd() -> Command {
-    let mut c = Command::new("ip");
-    c.stdin(Stdio::null());
-    c
-}
-
-/// The addresses on `interface`.
-pub fn ip_addr_show(interface: &str) -> io::Result<Vec<Listed>> {
-    let out = ip_cmd()
-        .args(["-o", "addr", "show", "dev", interface])
-        .stderr(Stdio::piped())
-        .output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "ip addr show dev {interface}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(parse_ip_addr(&String::from_utf8_lossy(&out.stdout)))
-}
-
-/// `ip addr add|del VIP dev IF` (`add`: true to add).
-pub fn ip_addr_change(add: bool, vip: Vip, interface: &str) -> io::Result<()> {
-    let op = if add { "add" } else { "del" };
-    let mut c = ip_cmd();
-    c.args(["addr", op, &vip.to_string(), "dev", interface]);
-    if add && vip.addr.is_ipv6() {
-        c.arg("nodad");
-    }
-    let out = c.stderr(Stdio::piped()).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "ip addr {op} {vip} dev {interface}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
-/// The primary address of `interface`: IPv4 the first address that is not a VIP, IPv6 the
-/// first link-local one.
-pub fn primary_address(interface: &str, v6: bool, vips: &BTreeSet<IpAddr>) -> io::Result<IpAddr> {
-    ip_addr_show(interface)?
+/// The primary address of interface `ifindex`: IPv4 the first address that is not a VIP,
+/// IPv6 the first link-local one; addresses still in duplicate address detection are skipped.
+pub fn primary_address(
+    nl: &mut Rtnl,
+    ifindex: u32,
+    v6: bool,
+    vips: &BTreeSet<IpAddr>,
+) -> io::Result<IpAddr> {
+    nl.addresses(ifindex)?
         .into_iter()
         .find(|l| {
-            l.vip.addr.is_ipv6() == v6 && !vips.contains(&l.vip.addr) && (!v6 || l.link_scope)
+            l.vip.addr.is_ipv6() == v6
+                && !l.tentative
+                && !vips.contains(&l.vip.addr)
+                && (!v6 || l.link_scope)
         })
         .map(|l| l.vip.addr)
-        .ok_or_else(|| io::Error::other(format!("{interface} has no usable address yet")))
+        .ok_or_else(|| io::Error::other("no usable address yet"))
 }
 
 /// The MAC address of `interface` from sysfs.
@@ -277,25 +215,22 @@ impl Drop for Children {
 mod tests {
     use super::*;
 
-    const SHOW: &str = "\
-2: eth0    inet 10.9.0.1/24 brd 10.9.0.255 scope global eth0\\       valid_lft forever preferred_lft forever
-2: eth0    inet 10.9.0.100/32 scope global eth0\\       valid_lft forever preferred_lft forever
-2: eth0    inet6 2001:db8::5/64 scope global \\       valid_lft forever preferred_lft forever
-2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever
-garbage line
-";
-
-    #[test]
-    fn ip_output_parses() {
-        let l = parse_ip_addr(SHOW);
-        assert_eq!(l.len(), 4);
-        assert_eq!(l[0].vip.to_string(), "10.9.0.1/24");
-        assert!(!l[0].link_scope && l[3].link_scope);
+    fn listed(s: &str, link_scope: bool) -> Listed {
+        Listed {
+            vip: Vip::parse(s).unwrap(),
+            link_scope,
+            tentative: false,
+        }
     }
 
     #[test]
     fn reconciliation_adds_missing_and_removes_only_managed_extras() {
-        let current = parse_ip_addr(SHOW);
+        let current = [
+            listed("10.9.0.1/24", false),
+            listed("10.9.0.100/32", false),
+            listed("2001:db8::5/64", false),
+            listed("fe80::1/64", true),
+        ];
         let v = |s: &str| Vip::parse(s).unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let desired: BTreeSet<Vip> = [v("10.9.0.101/24")].into();

@@ -5,8 +5,8 @@
 //! * [`router`]: every instance behind one machine, adverts dispatched by interface, family
 //!   and VRID, sync groups reconciled after every input.
 //! * [`daemon`]: the router plus the side effects the instances request: VIPs through
-//!   iproute2 (level-triggered reconciliation, see [`host`]), gratuitous ARP over
-//!   `AF_PACKET` ([`garp`]), notify scripts, track scripts with timeouts, interface tracking
+//!   rtnetlink ([`rtnl`]; level-triggered reconciliation, see [`host`]), gratuitous ARP and
+//!   unsolicited neighbour advertisements over `AF_PACKET` ([`garp`]), notify scripts, track scripts with timeouts, interface tracking
 //!   from sysfs; reload keeps unchanged instances running; shutdown resigns.
 //!
 //! # Sockets
@@ -23,6 +23,7 @@ pub mod garp;
 pub mod host;
 pub mod keepalived;
 pub mod router;
+pub mod rtnl;
 
 use std::path::Path;
 

@@ -6,6 +6,8 @@
 // Each test binary uses a different subset of this module.
 #![allow(dead_code)]
 
+pub(crate) mod keepalived;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -215,14 +217,19 @@ impl Lab {
         false
     }
 
-    /// The addresses on `eth0` of namespace `short`.
+    /// The IPv4 addresses on `eth0` of namespace `short`.
     pub(crate) fn addrs(&self, short: &str) -> String {
+        self.addrs_of(short, "-4")
+    }
+
+    /// The addresses of one family (`-4` or `-6`) on `eth0` of namespace `short`.
+    pub(crate) fn addrs_of(&self, short: &str, family: &str) -> String {
         sh(&[
             "ip",
             "-n",
             &self.ns(short),
             "-o",
-            "-4",
+            family,
             "addr",
             "show",
             "dev",
@@ -230,9 +237,41 @@ impl Lab {
         ])
     }
 
-    /// Whether namespace `short` holds `vip`.
+    /// Whether namespace `short` holds `vip` (IPv4 or IPv6).
     pub(crate) fn holds(&self, short: &str, vip: &str) -> bool {
-        self.addrs(short).contains(&format!(" {vip}/"))
+        let family = if vip.contains(':') { "-6" } else { "-4" };
+        self.addrs_of(short, family).contains(&format!(" {vip}/"))
+    }
+
+    /// Wait until `eth0` of every namespace in `shorts` has a link-local IPv6 address that
+    /// has finished duplicate address detection (VRRPv3 over IPv6 sends from it).
+    pub(crate) fn wait_ipv6_ready(&self, shorts: &[&str]) {
+        for short in shorts {
+            let ready = wait_for(Duration::from_secs(10), || {
+                let a = self.addrs_of(short, "-6");
+                a.contains("fe80::") && !a.contains("tentative")
+            });
+            assert!(
+                ready.is_some(),
+                "{short}: no usable IPv6 link-local address"
+            );
+        }
+    }
+
+    /// Add `addr` (with prefix) to `eth0` of namespace `short` without duplicate address
+    /// detection.
+    pub(crate) fn add_ipv6(&self, short: &str, addr: &str) {
+        sh(&[
+            "ip",
+            "-n",
+            &self.ns(short),
+            "addr",
+            "add",
+            addr,
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
     }
 
     /// The router namespaces (of `shorts`) that hold `vip`.
