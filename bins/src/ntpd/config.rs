@@ -21,9 +21,9 @@
 //! Anything else is an error naming the line.
 //!
 //! SIGHUP re-reads the file ([`super::reload`]): `restrict`, `discard` and `local stratum`
-//! apply at once; added or removed servers are logged and take effect at the next restart, so
-//! the running associations keep their filter state and reach; a file that no longer parses
-//! changes nothing.
+//! apply at once; servers that are unchanged keep their associations (filter state, reach,
+//! selection), added ones are polled (with iburst), removed ones are dropped; a file that no
+//! longer parses changes nothing.
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;

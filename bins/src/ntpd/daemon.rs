@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use lvs_core::{Datagram, Instant, StateMachine};
 use lvs_ntp::NtpTimestamp;
-use lvs_ntp::client::{Client, ClientConfig, Event, ServerConfig, drift};
+use lvs_ntp::client::{Client, ClientConfig, ConfigError, Event, ServerConfig, drift};
 use lvs_ntp::mode6::MAX_PACKET;
 use lvs_ntp::report::{PeerRow, SyncStatus, ntpstat, peer_table};
 use lvs_ntp::restrict::{Flags, Restrictions, Verdict, kiss_reply};
@@ -28,7 +28,7 @@ use super::config::Config;
 use super::control::{self, Request};
 use super::mode6::{Control6, View};
 use super::raw::RawSamples;
-use super::reload::{reload_plan, resolve_servers, restrictions};
+use super::reload::{ReloadPlan, reload_plan, resolve_servers, restrictions};
 use crate::io::Clock;
 
 const SERVER: Token = Token(0);
@@ -79,8 +79,10 @@ struct State {
     failed: bool,
     raw: RawSamples,
     ctl6: Control6,
-    /// The servers the client was built with (a reload compares against them).
+    /// The servers the client runs with (a reload compares against them).
     servers: Vec<ServerConfig>,
+    /// What a client created by a reload (none was configured at start) starts with.
+    client_cfg: ClientConfig,
 }
 
 /// Runs the daemon until SIGINT / SIGTERM. Returns an error only for set-up failures; a panic
@@ -159,6 +161,7 @@ pub fn run(opts: Options) -> io::Result<()> {
         raw: RawSamples::default(),
         ctl6,
         servers: configured,
+        client_cfg,
     };
 
     let mut poll = Poll::new()?;
@@ -168,11 +171,8 @@ pub fn run(opts: Options) -> io::Result<()> {
     let mut client4 = UdpSocket::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
     poll.registry()
         .register(&mut client4, CLIENT4, Interest::READABLE)?;
-    let client6 = if has_v6 {
-        let mut s = UdpSocket::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0))?;
-        poll.registry()
-            .register(&mut s, CLIENT6, Interest::READABLE)?;
-        Some(s)
+    let mut client6 = if has_v6 {
+        Some(client6_socket(&poll)?)
     } else {
         None
     };
@@ -224,7 +224,13 @@ pub fn run(opts: Options) -> io::Result<()> {
                 SIGNALS => {
                     for sig in signals.pending() {
                         if sig == SIGHUP {
-                            reload(&mut st, opts.config.source.as_deref());
+                            reload(&mut st, opts.config.source.as_deref(), clock.now());
+                            if client6.is_none() && st.servers.iter().any(|s| s.addr.is_ipv6()) {
+                                match client6_socket(&poll) {
+                                    Ok(s) => client6 = Some(s),
+                                    Err(e) => tracing::error!("IPv6 client socket: {e}"),
+                                }
+                            }
                         } else {
                             tracing::info!("signal {sig}: stopping");
                             stop = true;
@@ -264,10 +270,19 @@ pub fn run(opts: Options) -> io::Result<()> {
     Ok(())
 }
 
-/// SIGHUP: re-reads the configuration and applies what can change at run time (restrict
-/// rules, the rate limit, `local stratum`). A file that no longer parses leaves the running
-/// configuration alone.
-fn reload(st: &mut State, path: Option<&Path>) {
+/// The socket requests to IPv6 servers leave from.
+fn client6_socket(poll: &Poll) -> io::Result<UdpSocket> {
+    let mut s = UdpSocket::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0))?;
+    poll.registry()
+        .register(&mut s, CLIENT6, Interest::READABLE)?;
+    Ok(s)
+}
+
+/// SIGHUP: re-reads the configuration and applies it: restrict rules, the rate limit,
+/// `local stratum`, and the server list (unchanged servers keep their associations, removed
+/// ones are dropped, new ones are polled). A file that no longer parses, or a server list the
+/// client refuses, leaves the running configuration alone.
+fn reload(st: &mut State, path: Option<&Path>, now: Instant) {
     let Some(path) = path else {
         tracing::warn!("SIGHUP: no configuration file to re-read");
         return;
@@ -279,23 +294,55 @@ fn reload(st: &mut State, path: Option<&Path>) {
             return;
         }
     };
+    if let Err(e) = apply_servers(st, &plan, now) {
+        tracing::error!("SIGHUP: {e}; keeping the running configuration");
+        return;
+    }
     st.restrict = plan.restrict;
     st.local_stratum = plan.local_stratum;
+    let entries = st.restrict.entries().len();
     if plan.added.is_empty() && plan.removed.is_empty() {
         tracing::info!(
-            "SIGHUP: configuration reloaded ({} restrict entries); all {} servers unchanged",
-            st.restrict.entries().len(),
+            "SIGHUP: configuration reloaded ({entries} restrict entries); all {} servers \
+             unchanged",
             st.servers.len()
         );
     } else {
-        tracing::warn!(
-            "SIGHUP: restrict rules and local stratum reloaded; server changes (added {:?}, \
-             removed {:?}) take effect at the next restart: the running associations keep \
-             their state",
+        tracing::info!(
+            "SIGHUP: configuration reloaded ({entries} restrict entries); servers added {:?}, \
+             removed {:?}, {} running",
             plan.added,
-            plan.removed
+            plan.removed,
+            st.servers.len()
         );
     }
+}
+
+/// Hands the new server list to the client (creating it if none ran), and brings the
+/// mode-6 association IDs, the raw samples and the `t` column along.
+fn apply_servers(st: &mut State, plan: &ReloadPlan, now: Instant) -> Result<(), ConfigError> {
+    if plan.servers != st.servers {
+        match st.client.as_mut() {
+            Some(c) => {
+                c.reconfigure(plan.servers.iter().copied(), now)?;
+            }
+            None if !plan.servers.is_empty() => {
+                let rng: ChaCha20Rng = rand::make_rng();
+                let c = Client::new(st.client_cfg, plan.servers.iter().copied(), rng, now)?;
+                st.client = Some(c);
+            }
+            None => {}
+        }
+    }
+    let removed = |a: &SocketAddr| plan.removed.contains(a);
+    // A server whose options changed is a new association: it gets a new association ID.
+    st.ctl6
+        .set_servers(st.servers.iter().map(|s| s.addr).filter(|a| !removed(a)));
+    st.ctl6.set_servers(plan.servers.iter().map(|s| s.addr));
+    st.raw.retain(|a| !removed(&a));
+    st.servers.clone_from(&plan.servers);
+    st.kinds.clone_from(&plan.kinds);
+    Ok(())
 }
 
 fn system_state(st: &State, now: Instant) -> SystemState {

@@ -1,5 +1,6 @@
 //! Configuration pieces shared by start-up and SIGHUP: the resolved server list, the restrict
-//! engine, and the plan a reload applies.
+//! engine, and the plan a reload applies (the daemon hands the new server list to
+//! [`lvs_ntp::client::Client::reconfigure`], which keeps the state of unchanged servers).
 
 use core::net::SocketAddr;
 use std::io;
@@ -53,6 +54,10 @@ pub struct ReloadPlan {
     pub restrict: Restrictions,
     /// The new `local stratum`.
     pub local_stratum: Option<u8>,
+    /// The whole new server list, in configuration order.
+    pub servers: Vec<ServerConfig>,
+    /// The `t` column of each entry of `servers`.
+    pub kinds: Vec<char>,
     /// Servers in the file but not running (or running with other options).
     pub added: Vec<SocketAddr>,
     /// Servers running but gone from the file (or with other options).
@@ -62,7 +67,7 @@ pub struct ReloadPlan {
 /// Re-reads `path` and compares its servers with `running`.
 pub fn reload_plan(path: &Path, running: &[ServerConfig]) -> Result<ReloadPlan, String> {
     let cfg = Config::load(path).map_err(|e| e.to_string())?;
-    let (servers, _) = resolve_servers(&cfg).map_err(|e| e.to_string())?;
+    let (servers, kinds) = resolve_servers(&cfg).map_err(|e| e.to_string())?;
     let added = servers
         .iter()
         .filter(|s| !running.contains(s))
@@ -78,6 +83,8 @@ pub fn reload_plan(path: &Path, running: &[ServerConfig]) -> Result<ReloadPlan, 
         local_stratum: cfg.local_stratum,
         added,
         removed,
+        servers,
+        kinds,
     })
 }
 
@@ -106,6 +113,10 @@ mod tests {
             ["192.0.2.2:123".parse::<SocketAddr>().unwrap()]
         );
         assert_eq!(plan.local_stratum, Some(7));
+        let addrs: Vec<String> = plan.servers.iter().map(|s| s.addr.to_string()).collect();
+        assert_eq!(addrs, ["192.0.2.1:123", "192.0.2.3:123"]);
+        assert!(plan.servers[0].iburst && !plan.servers[1].iburst);
+        assert_eq!(plan.kinds, ['u', 'u']);
         assert!(
             plan.restrict
                 .lookup("198.51.100.1".parse().unwrap())

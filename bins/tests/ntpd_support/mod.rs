@@ -77,7 +77,12 @@ pub(crate) fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> Proc {
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.
 pub(crate) fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
+    free_port_on("127.0.0.1")
+}
+
+/// A UDP port on `ip` (a loopback address) that was free a moment ago.
+pub(crate) fn free_port_on(ip: &str) -> u16 {
+    UdpSocket::bind((ip, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -87,6 +92,17 @@ pub(crate) fn free_port() -> u16 {
 /// Starts lvs-ntpd in monitor mode on 127.0.0.1:`port` with `conf` (a `controlsocket` line
 /// pointing into `dir` is added).
 pub(crate) fn start_daemon(dir: &TempDir, conf: &str, port: u16) -> (Proc, PathBuf) {
+    start_daemon_on(dir, conf, "127.0.0.1", port)
+}
+
+/// [`start_daemon`] listening on `listen` (another loopback address, so that two daemons
+/// show as different remotes in a peer table).
+pub(crate) fn start_daemon_on(
+    dir: &TempDir,
+    conf: &str,
+    listen: &str,
+    port: u16,
+) -> (Proc, PathBuf) {
     let ctl = dir.path("ntpd.sock");
     let path = dir.path("ntp.conf");
     std::fs::write(&path, format!("{conf}\ncontrolsocket {}\n", ctl.display())).unwrap();
@@ -94,7 +110,7 @@ pub(crate) fn start_daemon(dir: &TempDir, conf: &str, port: u16) -> (Proc, PathB
     cmd.arg("-c").arg(&path).args([
         "--monitor",
         "--listen",
-        "127.0.0.1",
+        listen,
         "--port",
         &port.to_string(),
         "-vv",

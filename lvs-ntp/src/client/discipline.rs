@@ -302,6 +302,14 @@ impl Discipline {
         self.anchor = None;
     }
 
+    /// Sets the range the system poll adapts within (the configured servers' smallest minpoll
+    /// and largest maxpoll, after a reconfiguration); the current poll is clamped into it.
+    pub fn set_poll_range(&mut self, minpoll: i8, maxpoll: i8) {
+        self.minpoll = minpoll;
+        self.maxpoll = maxpoll.max(minpoll);
+        self.poll = self.poll.clamp(self.minpoll, self.maxpoll);
+    }
+
     /// When the phase boost in progress ends ([`Self::on_timeout`] restores the frequency).
     pub fn deadline(&self) -> Option<Instant> {
         self.boost_until

@@ -37,11 +37,13 @@ pub mod discipline;
 pub mod drift;
 pub mod filter;
 mod peer;
+mod reconfigure;
 pub mod select;
 mod types;
 mod view;
 
 pub use config::{ClientConfig, ConfigError, ServerConfig};
+pub use reconfigure::Reconfigured;
 pub use types::{AssociationStatus, ClientStats, Event, Tally, Timer};
 
 use core::net::SocketAddr;
@@ -120,27 +122,14 @@ impl<R: Rng> Client<R> {
         mut rng: R,
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        let mut assocs: Vec<Association> = Vec::new();
-        let spread = u64::try_from(config.first_poll_spread.as_nanos()).unwrap_or(u64::MAX);
-        for s in servers {
-            if assocs.len() == MAX_SERVERS {
-                return Err(ConfigError::TooManyServers);
-            }
-            if !(0..=17).contains(&s.minpoll) || !(0..=17).contains(&s.maxpoll) {
-                return Err(ConfigError::PollRange(s.addr));
-            }
-            if s.minpoll > s.maxpoll {
-                return Err(ConfigError::PollRange(s.addr));
-            }
-            if assocs.iter().any(|a| a.addr() == s.addr) {
-                return Err(ConfigError::DuplicateServer(s.addr));
-            }
-            let first = now + Duration::from_nanos(uniform_below(&mut rng, spread));
-            assocs.push(Association::new(s, first));
-        }
-        if assocs.is_empty() {
+        let servers = validate(servers)?;
+        if servers.is_empty() {
             return Err(ConfigError::NoServers);
         }
+        let assocs: Vec<Association> = servers
+            .into_iter()
+            .map(|s| Association::new(s, first_poll(&mut rng, config.first_poll_spread, now)))
+            .collect();
         let minpoll = assocs.iter().map(|a| a.config.minpoll).min().unwrap_or(6);
         let maxpoll = assocs.iter().map(|a| a.config.maxpoll).max().unwrap_or(10);
         let precision = 2f64.powi(i32::from(config.precision));
@@ -399,14 +388,16 @@ impl<R: Rng> Client<R> {
         match a.filter.add(now, sample, ctx) {
             // A sample that is not the newest minimum still lets a peer that just became fit
             // take part; the system process only ever uses a sample once.
-            Ok(_) | Err(Held::NotNewer) => self.clock_select(now, t4),
+            Ok(_) | Err(Held::NotNewer) => self.clock_select(now, Some(t4)),
             Err(Held::Popcorn) => self.stats.popcorn += 1,
             Err(Held::Empty) => {}
         }
     }
 
     /// Selection, cluster, combine and (for a newer system-peer sample) the clock update.
-    fn clock_select(&mut self, now: Instant, wall: NtpTimestamp) {
+    /// Without `wall` (a reconfiguration, not a reply) it stops once the tallies and the
+    /// system peer are chosen: the next reply updates the clock.
+    fn clock_select(&mut self, now: Instant, wall: Option<NtpTimestamp>) {
         let max_distance = self.config.max_distance.as_secs_f64();
         // Λ ages at PHI; while the frequency is less certain than that, an old sample is off
         // by up to the larger tolerance times its age, and its distance says so.
@@ -500,6 +491,9 @@ impl<R: Rng> Client<R> {
             let server = self.assocs[peer_id].addr();
             self.events.push_back(Event::SystemPeer { server });
         }
+        let Some(wall) = wall else {
+            return;
+        };
         let peer = &self.assocs[peer_id];
         let Some(&out) = peer.filter.output() else {
             return;
@@ -627,6 +621,35 @@ impl<R: Rng> StateMachine for Client<R> {
             .chain(boost)
             .min_by_key(|&(t, timer)| (t, timer.order()))
     }
+}
+
+/// Checks a server list: at most [`MAX_SERVERS`], poll exponents within 0..=17 and
+/// minpoll ≤ maxpoll, no address twice. An empty list is valid here.
+fn validate(
+    servers: impl IntoIterator<Item = ServerConfig>,
+) -> Result<Vec<ServerConfig>, ConfigError> {
+    let mut out: Vec<ServerConfig> = Vec::new();
+    for s in servers {
+        if out.len() == MAX_SERVERS {
+            return Err(ConfigError::TooManyServers);
+        }
+        let range = 0..=17;
+        if !range.contains(&s.minpoll) || !range.contains(&s.maxpoll) || s.minpoll > s.maxpoll {
+            return Err(ConfigError::PollRange(s.addr));
+        }
+        if out.iter().any(|c| c.addr == s.addr) {
+            return Err(ConfigError::DuplicateServer(s.addr));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// A first poll at a random point within `spread` after `now` (RFC 4330: randomise the first
+/// query).
+fn first_poll<R: Rng + ?Sized>(rng: &mut R, spread: Duration, now: Instant) -> Instant {
+    let spread = u64::try_from(spread.as_nanos()).unwrap_or(u64::MAX);
+    now + Duration::from_nanos(uniform_below(rng, spread))
 }
 
 /// 2^`p`, exactly: every `i8` exponent gives a normal `f64`, so the power of two is built from

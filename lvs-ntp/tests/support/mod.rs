@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use lvs_core::rng::{Rng, SeedableRng, derive_seed};
 use lvs_core::sim::ChaCha8Rng;
 use lvs_core::{Datagram, Instant, StateMachine};
-use lvs_ntp::client::{Client, ClientConfig, Event, ServerConfig};
+use lvs_ntp::client::{Client, ClientConfig, Event, Reconfigured, ServerConfig};
 use lvs_ntp::server::{SystemState, respond};
 use lvs_ntp::wire::{KissCode, LeapIndicator, Mode, NtpMessage, NtpRepr, Refid};
 use lvs_ntp::{NtpShort, NtpTimestamp, UnixNanos};
@@ -379,6 +379,30 @@ impl World {
                 payload: out[..len].to_vec(),
             },
         );
+    }
+
+    /// Gives the client the servers `active` (indices into the scenario's servers) at the
+    /// current time; the others stay in the world but are no longer polled.
+    pub(crate) fn reconfigure(&mut self, active: &[usize]) -> Reconfigured {
+        let servers: Vec<ServerConfig> = active
+            .iter()
+            .map(|&i| self.scenario.servers[i].config)
+            .collect();
+        let now = Instant::from_nanos(self.now_ns);
+        let r = self
+            .client
+            .reconfigure(servers, now)
+            .expect("valid server list");
+        self.drain();
+        r
+    }
+
+    /// The scenario index of the server at `addr`.
+    pub(crate) fn server_index(&self, addr: SocketAddr) -> Option<usize> {
+        self.scenario
+            .servers
+            .iter()
+            .position(|s| s.config.addr == addr)
     }
 
     /// Runs until the scenario's duration.
