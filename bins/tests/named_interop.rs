@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use named_common::{Procs, TempDir, free_port, named_conf, require, start_named, wait_ready};
+use named_common::{
+    Procs, TempDir, answers, dig, free_port, named_conf, require, start_named, wait_ready,
+};
 
 const BIG_TXT: usize = 30;
 
@@ -44,47 +46,6 @@ fn bind_conf(dir: &Path, port: u16) -> String {
     format!(
         "options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n  pid-file \"{d}/named.pid\";\n  session-keyfile \"{d}/session.key\";\n  querylog yes;\n  dnssec-validation no;\n}};\ncontrols {{ }};\nzone \"example.test\" {{ type primary; file \"example.test.zone\"; }};\n"
     )
-}
-
-/// `dig` output for one query.
-fn dig(dig: &Path, port: u16, args: &[&str]) -> String {
-    let out = Command::new(dig)
-        .arg("@127.0.0.1")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(["+tries=1", "+time=3"])
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run dig");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Answer-section lines: (owner, ttl, type, rdata).
-fn answers(out: &str) -> Vec<(String, u32, String, String)> {
-    let mut in_answer = false;
-    let mut v = Vec::new();
-    for line in out.lines() {
-        if line.starts_with(";; ANSWER SECTION") {
-            in_answer = true;
-            continue;
-        }
-        if in_answer {
-            if line.trim().is_empty() {
-                break;
-            }
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() >= 5 {
-                v.push((
-                    f[0].to_owned(),
-                    f[1].parse().unwrap_or(0),
-                    f[3].to_owned(),
-                    f[4..].join(" "),
-                ));
-            }
-        }
-    }
-    v
 }
 
 fn queries_seen(log: &Path, what: &str) -> usize {

@@ -184,12 +184,58 @@ fn sighup_applies_the_new_configuration() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(udp_ask(s.addr, &query(3, "9.test", rtype::A, None), WAIT).is_some());
     let log = std::fs::read_to_string(s.dir.path("lvs-named.log")).unwrap();
-    assert!(log.contains("cache dropped"), "{log}");
+    assert!(log.contains("cache kept"), "{log}");
     assert!(log.contains("reload failed"), "{log}");
     assert!(
         s.procs.wait_exit(0, Duration::from_millis(10)).is_none(),
         "still running"
     );
+}
+
+/// Waits until the log shows `n` applied reloads.
+fn wait_reloads(dir: &TempDir, n: usize) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(dir.path("lvs-named.log")).unwrap_or_default();
+        if log.matches("configuration applied").count() >= n {
+            return;
+        }
+        assert!(Instant::now() < end, "reload {n} not applied:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn reload_to_a_dead_forwarder_keeps_answering_from_the_cache() {
+    let s = setup("reload-dead", "", &[]);
+    let r = udp_ask(s.addr, &query(1, "42.test", rtype::A, None), WAIT).unwrap();
+    assert_eq!(a_records(&r), [([192, 0, 2, 42].into(), 300)]);
+    // The forwarder list now names a loopback port nobody listens on.
+    let dead: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    std::fs::write(&s.conf, named_conf(dead, s.addr.port(), "")).unwrap();
+    s.procs.signal(0, libc::SIGHUP);
+    wait_reloads(&s.dir, 1);
+    let r = udp_ask(s.addr, &query(2, "42.test", rtype::A, None), WAIT).expect("reply");
+    let m = Message::parse(&r).unwrap();
+    assert_eq!((m.id(), m.rcode()), (2, 0));
+    let recs = a_records(&r);
+    assert_eq!(recs.len(), 1, "answered from the cache: {recs:?}");
+    assert_eq!(recs[0].0, std::net::Ipv4Addr::from([192, 0, 2, 42]));
+    assert!(recs[0].1 <= 300);
+    assert_eq!(
+        s.stub.count("42.test", "udp"),
+        1,
+        "the old forwarder was not asked again"
+    );
+    // A name that is not cached goes to the dead forwarder: SERVFAIL.
+    let r = udp_ask(
+        s.addr,
+        &query(3, "43.test", rtype::A, None),
+        Duration::from_secs(8),
+    )
+    .expect("reply");
+    assert_eq!(Message::parse(&r).unwrap().rcode(), 2, "SERVFAIL");
+    assert_eq!(s.stub.count("43.test", "udp"), 0);
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //! * [`forwarder`]: the [`Forwarder`](forwarder::Forwarder) machine: BIND-style access control
 //!   and response-rate limiting, coalescing of identical questions, forwarder ranking by
 //!   smoothed RTT with failover, hedging and re-probing, spoof resistance (CSPRNG IDs and
-//!   ports, exact reply matching, optional 0x20, TCP on ID mismatch), serve-stale and prefetch.
+//!   ports, exact reply matching, optional 0x20, TCP on ID mismatch), serve-stale and prefetch,
+//!   DNSSEC pass-through without validation (DO and CD forwarded and part of the cache key),
+//!   and reconfiguration that keeps the cache.
 //!
 //! The machine follows the contract in `lvs_core` (see the workspace's ARCHITECTURE.md):
 //! after any `&mut` call, drain `poll_transmit` and `poll_event` until `None`, then read

@@ -7,9 +7,11 @@
 //!   [`Forwarder`]; workers share the listen port with
 //!   `SO_REUSEPORT`.
 //! * [`run`]: the supervisor: starts `-n` workers, turns SIGTERM/SIGINT into a stop and SIGHUP
-//!   into a reload (a new forwarder configuration for every worker; a worker keeps its cache when
-//!   the forwarder's configuration did not change, and logs that it dropped it otherwise).
+//!   into a reload (a new forwarder configuration for every worker, applied with
+//!   [`Forwarder::reconfigure`]: the cache is kept, shortened to lower TTL ceilings and
+//!   evicted down to a smaller budget).
 
+mod batch;
 pub mod conf;
 pub mod control;
 pub mod parse;

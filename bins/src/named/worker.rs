@@ -13,11 +13,12 @@ use core::time::Duration;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use crate::io::Clock;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use lvs_core::{Datagram, Instant, MonotonicGuard, StateMachine, Transmit};
 use lvs_dns::forwarder::{ConnId, Event, Forwarder, ForwarderConfig, TcpFailure, TcpToken};
 use mio::net::{TcpListener, UdpSocket};
@@ -25,6 +26,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rand::rngs::StdRng;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::batch::{self, BATCH, Received, SLOT};
 use super::tcp::{Conn, ConnLimits, UpOutcome, UpTcp};
 
 const KIND_BITS: u32 = 3;
@@ -37,8 +39,13 @@ const WAKER: Token = Token(7);
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Datagrams read from one socket before the others get a turn.
 const READ_BUDGET: usize = 256;
-/// The receive arena is refilled to this size before every read.
-const ARENA: usize = 65_536;
+/// The receive arena is refilled to this size before every read: one batch of listen-socket
+/// slots, which is also more than the largest upstream datagram.
+const ARENA: usize = BATCH * SLOT;
+/// Receive and send buffer asked for on the listen sockets (the kernel caps it at
+/// `net.core.rmem_max`/`wmem_max`): the default ~200 KiB holds only a few hundred queries
+/// and overflows under bursts from many clients.
+const LISTEN_BUFFER: usize = 4 << 20;
 
 fn token(kind: usize, id: u64) -> Token {
     Token(usize::try_from(id).unwrap_or(usize::MAX >> KIND_BITS) << KIND_BITS | kind)
@@ -94,8 +101,10 @@ pub struct ShellStats {
     pub tcp_idle_closed: u64,
     /// Times a client was paused for backpressure.
     pub tcp_paused: u64,
-    /// Forwarder reconfigurations that dropped the cache.
-    pub cache_drops: u64,
+    /// Configurations applied by a reload (SIGHUP, `rndc reload`).
+    pub reloads: u64,
+    /// Client datagrams longer than a receive slot (or without a usable source), dropped.
+    pub oversized_queries: u64,
 }
 
 struct UpUdp {
@@ -120,6 +129,9 @@ pub struct Worker {
     up_tcp: HashMap<u64, UpTcp>,
     next_id: u64,
     arena: BytesMut,
+    received: [Received; BATCH],
+    /// Replies per listen socket, sent together by [`Worker::flush_replies`].
+    replies: Vec<Vec<(SocketAddr, Bytes)>>,
     pending_reads: Vec<Token>,
     rx: Receiver<Command>,
     stats: ShellStats,
@@ -134,17 +146,22 @@ impl core::fmt::Debug for Worker {
     }
 }
 
-/// Opens a UDP socket bound to `addr` (reuse-port for listen sockets; IPv6 only for IPv6).
-fn udp_socket(addr: SocketAddr, reuse: bool) -> io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+/// Opens a non-blocking UDP socket bound to `addr` (IPv6 only for IPv6). A listen socket
+/// (`listen`) shares its port (`SO_REUSEPORT`) and gets large buffers; an upstream socket is
+/// opened with as few system calls as possible (one per query).
+fn udp_socket(addr: SocketAddr, listen: bool) -> io::Result<Socket> {
+    let ty = Type::DGRAM.nonblocking();
+    let s = Socket::new(Domain::for_address(addr), ty, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    if reuse {
+    if listen {
         s.set_reuse_port(true)?;
         s.set_reuse_address(true)?;
+        // Best effort: a smaller buffer only means earlier drops under bursts.
+        let _ = s.set_recv_buffer_size(LISTEN_BUFFER);
+        let _ = s.set_send_buffer_size(LISTEN_BUFFER);
     }
-    s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     Ok(s)
 }
@@ -186,6 +203,7 @@ impl Worker {
             udp.push((u, local));
             tcp.push(t);
         }
+        let replies = vec![Vec::new(); udp.len()];
         let w = Self {
             poll,
             clock: Clock::new(),
@@ -200,6 +218,12 @@ impl Worker {
             up_tcp: HashMap::new(),
             next_id: 1,
             arena: BytesMut::with_capacity(ARENA * 4),
+            received: [Received {
+                len: 0,
+                src: None,
+                truncated: false,
+            }; BATCH],
+            replies,
             pending_reads: Vec::new(),
             rx,
             stats: ShellStats::default(),
@@ -259,6 +283,7 @@ impl Worker {
                 self.fwd.handle_timeout(now);
                 self.drain(now);
             }
+            self.flush_replies();
             if now >= next_housekeeping {
                 self.housekeeping(now);
                 next_housekeeping = now + HOUSEKEEPING;
@@ -280,6 +305,8 @@ impl Worker {
         }
     }
 
+    /// Applies a reloaded configuration; the forwarder keeps its cache (see
+    /// [`Forwarder::reconfigure`]).
     fn reload(&mut self, now: Instant, mut config: ForwarderConfig, wc: WorkerConfig) {
         if wc.listen != self.config.listen {
             tracing::warn!(old = ?self.config.listen, new = ?wc.listen, "listen-on changes need a restart; keeping the current sockets");
@@ -289,36 +316,20 @@ impl Worker {
             listen: self.config.listen.clone(),
             ..wc
         };
-        let mut check = config.clone();
-        if check.validate().is_err() {
-            tracing::error!("reload: invalid forwarder configuration; keeping the old one");
-            return;
-        }
-        // ForwarderConfig has no PartialEq; its Debug text covers every field.
-        if format!("{check:?}") == format!("{:?}", self.fwd.config()) {
-            tracing::info!("reload: forwarder configuration unchanged; cache kept");
-            return;
-        }
-        let rng = match super::os_rng() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(%e, "reload: no OS entropy; keeping the old configuration");
-                return;
-            }
-        };
-        match Forwarder::new(config, rng) {
-            Ok(f) => {
-                let entries = self.fwd.cache().len();
-                tracing::warn!(
-                    entries,
-                    "reload: forwarder configuration changed; cache dropped"
+        match self.fwd.reconfigure(now, config) {
+            Ok(r) => {
+                self.stats.reloads += 1;
+                tracing::info!(
+                    entries = r.cache.kept,
+                    shortened = r.cache.shortened,
+                    evicted = r.cache.evicted + r.cache.removed,
+                    forwarders_added = r.forwarders_added,
+                    forwarders_removed = r.forwarders_removed,
+                    fetches = r.fetches_kept,
+                    "reload: configuration applied; cache kept"
                 );
-                self.stats.cache_drops += 1;
-                self.fwd = f;
-                self.drop_upstreams();
-                for c in self.conns.values_mut() {
-                    c.outstanding = 0;
-                }
+                // Abandoned upstream queries: TCP cancels come as events, UDP sockets go at
+                // the next housekeeping.
                 self.drain(now);
             }
             Err(e) => tracing::error!(%e, "reload: keeping the old configuration"),
@@ -336,6 +347,7 @@ impl Worker {
     }
 
     fn shutdown(&mut self) {
+        self.flush_replies();
         self.drop_upstreams();
         for (_, mut c) in self.conns.drain() {
             let _ = c.flush(self.guard.latest());
@@ -370,30 +382,57 @@ impl Worker {
         &mut self.arena
     }
 
+    /// Reads the listen socket `id` in batches (`recvmmsg`), handles every query, and sends
+    /// the replies of each batch together (`sendmmsg`).
     fn read_listen(&mut self, now: Instant, t: Token, id: u64) {
         let Some(i) = usize::try_from(id).ok().filter(|&i| i < self.udp.len()) else {
             return;
         };
-        for _ in 0..READ_BUDGET {
+        let (fd, local) = (self.udp[i].0.as_raw_fd(), self.udp[i].1);
+        for _ in 0..READ_BUDGET / BATCH {
             self.arena();
-            let (sock, local) = &self.udp[i];
-            let local = *local;
-            match sock.recv_from(&mut self.arena[..]) {
-                Ok((n, src)) => {
-                    let payload = self.arena.split_to(n).freeze();
-                    self.fwd
-                        .handle_datagram(now, Datagram::new(src, local, payload));
-                    self.drain(now);
-                }
+            let n = match batch::recv_batch(fd, &mut self.arena[..ARENA], &mut self.received) {
+                Ok(n) if n > 0 => n,
+                Ok(_) => return,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::debug!(%e, "listen socket error");
                     return;
                 }
+            };
+            let extent = (n - 1) * SLOT + self.received[n - 1].len;
+            let chunk = self.arena.split_to(extent).freeze();
+            for k in 0..n {
+                let r = self.received[k];
+                let Some(src) = r.src.filter(|_| !r.truncated) else {
+                    self.stats.oversized_queries += 1;
+                    continue;
+                };
+                let payload = chunk.slice(k * SLOT..k * SLOT + r.len);
+                self.fwd
+                    .handle_datagram(now, Datagram::new(src, local, payload));
+                self.drain(now);
+            }
+            drop(chunk);
+            self.flush_replies();
+            if n < BATCH {
+                // The queue ran dry: any later datagram raises a new readiness edge.
+                return;
             }
         }
         self.pending_reads.push(t);
+    }
+
+    /// Sends the gathered client replies, one `sendmmsg` per listen socket.
+    fn flush_replies(&mut self) {
+        for (i, batch) in self.replies.iter_mut().enumerate() {
+            if !batch.is_empty() {
+                let fd = self.udp[i].0.as_raw_fd();
+                self.stats.reply_drops += batch::send_batch(fd, batch) as u64;
+                batch.clear();
+            }
+        }
     }
 
     fn read_upstream(&mut self, now: Instant, t: Token, id: u64) {
@@ -409,8 +448,7 @@ impl Worker {
                     self.fwd
                         .handle_datagram(now, Datagram::new(server, local, payload));
                     self.drain(now);
-                    let key = (local.port(), server);
-                    if !self.fwd.in_flight_udp().any(|k| k == key) {
+                    if !self.fwd.awaits_udp(local.port(), server) {
                         self.close_up_udp(id);
                         return;
                     }
@@ -430,8 +468,8 @@ impl Worker {
     }
 
     fn close_up_udp(&mut self, id: u64) {
-        if let Some(mut u) = self.up_udp.remove(&id) {
-            let _ = self.poll.registry().deregister(&mut u.sock);
+        // Closing the socket removes it from the epoll set; no separate deregistration call.
+        if let Some(u) = self.up_udp.remove(&id) {
             self.up_by_key.remove(&(u.local.port(), u.server));
         }
     }
@@ -451,11 +489,9 @@ impl Worker {
 
     fn transmit(&mut self, now: Instant, t: Transmit) {
         if let Some(src) = t.src
-            && let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == src)
+            && let Some(i) = self.udp.iter().position(|(_, a)| *a == src)
         {
-            if sock.send_to(&t.payload, t.dst).is_err() {
-                self.stats.reply_drops += 1;
-            }
+            self.replies[i].push((t.dst, t.payload));
             return;
         }
         let local = t.src.unwrap_or_else(|| match t.dst {

@@ -357,3 +357,44 @@ pub(crate) fn named_conf(upstream: SocketAddr, port: u16, extra: &str) -> String
         upstream.port()
     )
 }
+
+/// `dig` output for one query.
+pub(crate) fn dig(dig: &Path, port: u16, args: &[&str]) -> String {
+    let out = Command::new(dig)
+        .arg("@127.0.0.1")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(["+tries=1", "+time=3"])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run dig");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Answer-section lines: (owner, ttl, type, rdata).
+pub(crate) fn answers(out: &str) -> Vec<(String, u32, String, String)> {
+    let mut in_answer = false;
+    let mut v = Vec::new();
+    for line in out.lines() {
+        if line.starts_with(";; ANSWER SECTION") {
+            in_answer = true;
+            continue;
+        }
+        if in_answer {
+            if line.trim().is_empty() {
+                break;
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() >= 5 {
+                v.push((
+                    f[0].to_owned(),
+                    f[1].parse().unwrap_or(0),
+                    f[3].to_owned(),
+                    f[4..].join(" "),
+                ));
+            }
+        }
+    }
+    v
+}

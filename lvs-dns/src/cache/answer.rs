@@ -98,6 +98,41 @@ impl StoredAnswer {
         self.msg.len() + 2 * self.ttl_offsets.len()
     }
 
+    /// Lowers the stored TTLs to the ceilings of `policy` (answer records to `max_ttl`, the
+    /// negative SOA and other authority records to `max_ncache_ttl`) and recomputes
+    /// [`ttl`](Self::ttl). Returns whether anything changed, or `None` when the answer can no
+    /// longer be cached (its TTL became 0, or the stored message does not parse).
+    pub fn reclamp(&mut self, policy: &TtlPolicy) -> Option<bool> {
+        let msg = Message::parse(&self.msg).ok()?;
+        let mut plan: Vec<(usize, u32)> = Vec::new();
+        let mut min = u32::MAX;
+        let ceilings = [
+            (Section::Answer, policy.max_ttl),
+            (Section::Authority, policy.max_ncache_ttl),
+        ];
+        for (section, ceiling) in ceilings {
+            for rr in msg.records(section) {
+                if rr.ttl > ceiling {
+                    plan.push((rr.ttl_offset, ceiling));
+                }
+                min = min.min(rr.ttl.min(ceiling));
+            }
+        }
+        if min == 0 || min == u32::MAX {
+            return None;
+        }
+        if plan.is_empty() {
+            return Some(false);
+        }
+        let mut buf = BytesMut::from(&self.msg[..]);
+        for (at, ttl) in plan {
+            buf.get_mut(at..at + 4)?.copy_from_slice(&ttl.to_be_bytes());
+        }
+        self.msg = buf.freeze();
+        self.ttl = min;
+        Some(true)
+    }
+
     /// The RCODE stored in the message header.
     pub fn rcode(&self) -> u8 {
         self.msg.get(3).map_or(0, |b| b & 0x0f)
@@ -113,8 +148,21 @@ pub struct Scrubbed {
     pub dropped: usize,
 }
 
+/// The question an upstream response is scrubbed for.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted<'a> {
+    /// The qname, lowercased, in wire form.
+    pub canonical: &'a [u8],
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
+    /// Whether the query carried DO=1: keep the DNSSEC records (see [`scrub_for`]).
+    pub dnssec_ok: bool,
+}
+
 /// Scrubs `reply` (already matched to our question `qname`/`qtype`/`qclass`) into a stored
-/// answer. `canonical` is the lowercased wire form of the qname.
+/// answer for a client without DO. `canonical` is the lowercased wire form of the qname.
 pub fn scrub(
     reply: &Message<'_>,
     canonical: &[u8],
@@ -122,6 +170,35 @@ pub fn scrub(
     qclass: u16,
     policy: &TtlPolicy,
 ) -> Result<Scrubbed, Unusable> {
+    let want = Wanted {
+        canonical,
+        qtype,
+        qclass,
+        dnssec_ok: false,
+    };
+    scrub_for(reply, &want, policy)
+}
+
+/// Whether `t` is a DNSSEC record type that only DO=1 clients get unasked (RFC 4035 §3.2.1).
+fn is_dnssec(t: u16) -> bool {
+    matches!(t, rtype::RRSIG | rtype::NSEC | rtype::NSEC3)
+}
+
+/// Scrubs `reply` for `want`. Without DO, RRSIG, NSEC and NSEC3 records are dropped unless the
+/// question asks for that type. With DO (DNSSEC pass-through, no validation) these are kept
+/// as well:
+///
+/// * in the answer section, the RRSIGs owned by a chain name that cover the chain's CNAMEs
+///   or the question's type;
+/// * in the authority section, the NSEC/NSEC3 records and the RRSIGs over SOA, NSEC and NSEC3
+///   that lie inside the zone: at or below the negative SOA's owner, or, for a positive
+///   (wildcard) answer, at or below the signer of the answer's RRSIG.
+pub fn scrub_for(
+    reply: &Message<'_>,
+    want: &Wanted<'_>,
+    policy: &TtlPolicy,
+) -> Result<Scrubbed, Unusable> {
+    let (qtype, qclass, dnssec_ok) = (want.qtype, want.qclass, want.dnssec_ok);
     let rc = reply.rcode();
     if rc != rcode::NOERROR && rc != rcode::NXDOMAIN {
         return Err(Unusable::Rcode(rc));
@@ -137,13 +214,16 @@ pub fn scrub(
     let mut positive = false;
     loop {
         let mut cname_target: Option<(usize, Name<'_>)> = None;
+        let mut sigs: Vec<(usize, u16)> = Vec::new();
         let before = chain.len();
         for (i, rr) in answers.iter().enumerate() {
             if rr.class != qclass || !rr.name.eq_ignore_case(&current) {
                 continue;
             }
             let wanted = rr.rtype == qtype
-                || (qtype == rtype::ANY && !matches!(rr.rtype, rtype::OPT | rtype::DNAME));
+                || (qtype == rtype::ANY
+                    && !matches!(rr.rtype, rtype::OPT | rtype::DNAME)
+                    && (dnssec_ok || !is_dnssec(rr.rtype)));
             if wanted {
                 chain.push(i);
             } else if rr.rtype == rtype::CNAME
@@ -151,10 +231,17 @@ pub fn scrub(
                 && let RData::Cname(target) = rr.data()
             {
                 cname_target = Some((i, target));
+            } else if dnssec_ok
+                && rr.rtype == rtype::RRSIG
+                && let Some(covered) = rrsig_covered(rr)
+            {
+                sigs.push((i, covered));
             }
         }
+        let signed = |t: u16| sigs.iter().filter(move |s| s.1 == t).map(|s| s.0);
         if chain.len() > before {
             positive = true;
+            chain.extend(signed(qtype));
             break;
         }
         let Some((i, target)) = cname_target else {
@@ -165,6 +252,7 @@ pub fn scrub(
             return Err(Unusable::ChainTooLong);
         }
         chain.push(i);
+        chain.extend(signed(rtype::CNAME));
         current = target;
     }
     let kind = match (positive, rc) {
@@ -179,7 +267,30 @@ pub fn scrub(
             rr.rtype == rtype::SOA && rr.class == qclass && is_at_or_below(&current, &rr.name)
         })
     };
-    let kept = chain.len() + usize::from(soa.is_some());
+    let mut proof: Vec<Record<'_>> = Vec::new();
+    if dnssec_ok {
+        let apex = match &soa {
+            Some(s) => Some(s.name),
+            None => chain
+                .iter()
+                .rev()
+                .map(|&i| &answers[i])
+                .find(|rr| rr.rtype == rtype::RRSIG)
+                .and_then(rrsig_signer),
+        };
+        if let Some(apex) = apex {
+            proof.extend(reply.authority().filter(|rr| {
+                let kind_ok = match rr.rtype {
+                    rtype::NSEC | rtype::NSEC3 => true,
+                    rtype::RRSIG => rrsig_covered(rr)
+                        .is_some_and(|c| matches!(c, rtype::SOA | rtype::NSEC | rtype::NSEC3)),
+                    _ => false,
+                };
+                kind_ok && rr.class == qclass && is_at_or_below(&rr.name, &apex)
+            }));
+        }
+    }
+    let kept = chain.len() + usize::from(soa.is_some()) + proof.len();
     let total = answers.len()
         + usize::from(reply.header().count(Section::Authority))
         + reply
@@ -191,7 +302,7 @@ pub fn scrub(
     // Re-encode: lowercased question, chain records, SOA; names compressed against this message.
     let encode = |e: WireError| Unusable::Encode(e);
     let mut buf = BytesMut::with_capacity(reply.as_bytes().len() + 16);
-    let qname_lc = Name::from_wire(canonical).map_err(encode)?;
+    let qname_lc = Name::from_wire(want.canonical).map_err(encode)?;
     let mut b = MessageBuilder::new(&mut buf).map_err(encode)?;
     b.set_flags(Flags::QR | Flags::RA);
     b.set_rcode(if kind == AnswerKind::NxDomain {
@@ -206,6 +317,9 @@ pub fn scrub(
     }
     if let Some(soa) = &soa {
         b.copy_record(Section::Authority, soa).map_err(encode)?;
+    }
+    for rr in &proof {
+        b.copy_record(Section::Authority, rr).map_err(encode)?;
     }
     b.finish().map_err(encode)?;
 
@@ -224,6 +338,33 @@ pub fn scrub(
     })
 }
 
+/// The type an RRSIG covers (the first two bytes of its RDATA).
+fn rrsig_covered(rr: &Record<'_>) -> Option<u16> {
+    match rr.data() {
+        RData::Other { data, .. } => data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])),
+        _ => None,
+    }
+}
+
+/// The signer's name of an RRSIG (uncompressed, at RDATA offset 18, RFC 4034 §3.1).
+fn rrsig_signer<'a>(rr: &Record<'a>) -> Option<Name<'a>> {
+    let RData::Other { data, .. } = rr.data() else {
+        return None;
+    };
+    let mut i = 18;
+    loop {
+        let len = usize::from(*data.get(i)?);
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        i += 1 + len;
+    }
+    Name::from_wire(data.get(18..=i)?).ok()
+}
+
 /// Rewrites the TTLs of the freshly built message `buf`: positive records clamped and unified
 /// per RRset type, the negative SOA set to min(SOA TTL, MINIMUM) and clamped. Returns the TTL
 /// offsets, the smallest TTL, and the end of the question.
@@ -237,7 +378,7 @@ fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Box<[u16]>, u32, u16
         for rr in msg.answers() {
             let ttl = rr.ttl.clamp(p.min_ttl, p.max_ttl.max(p.min_ttl));
             plan.push((rr.ttl_offset, ttl));
-            if rr.rtype != rtype::CNAME {
+            if !matches!(rr.rtype, rtype::CNAME | rtype::RRSIG) {
                 let room = per_type.len() < MAX_UNIFIED_TYPES;
                 match per_type.iter_mut().find(|(t, _)| *t == rr.rtype) {
                     Some((_, min)) => *min = (*min).min(ttl),
@@ -249,7 +390,7 @@ fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Box<[u16]>, u32, u16
         // Unify each RRset of the terminal name to its smallest TTL (RFC 2181 §5.2).
         for (rr, (_, ttl)) in msg.answers().zip(plan.iter_mut()) {
             if let Some((_, min)) = per_type.iter().find(|(t, _)| *t == rr.rtype)
-                && rr.rtype != rtype::CNAME
+                && !matches!(rr.rtype, rtype::CNAME | rtype::RRSIG)
             {
                 *ttl = *min;
             }

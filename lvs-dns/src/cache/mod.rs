@@ -1,5 +1,5 @@
 //! The answer cache: whole answers in wire form, keyed by (lowercased qname, QTYPE, QCLASS,
-//! CD), with TTL clamps, RFC 2308 negative entries, RFC 8767 stale retention, and a byte budget
+//! CD, DO), with TTL clamps, RFC 2308 negative entries, RFC 8767 stale retention, and a byte budget
 //! enforced by CLOCK (second-chance LRU) eviction that takes stale entries first.
 //!
 //! An entry is a [`StoredAnswer`]: a complete message (`Bytes`, shared by refcount) plus the
@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use lvs_core::Instant;
 use siphasher::sip::SipHasher13;
 
-pub use answer::{AnswerKind, MAX_CHAIN, Scrubbed, StoredAnswer, TtlPolicy, Unusable, scrub};
+pub use answer::{
+    AnswerKind, MAX_CHAIN, Scrubbed, StoredAnswer, TtlPolicy, Unusable, Wanted, scrub, scrub_for,
+};
 pub use render::{ClientView, OurEdns, TtlMode, minimal, render};
 
 use crate::wire::Name;
@@ -32,7 +34,7 @@ use crate::wire::Name;
 /// Fixed bookkeeping cost charged per entry on top of its bytes (map slot, entry struct).
 pub const ENTRY_OVERHEAD: usize = 96;
 
-/// Longest cache key: a 255-byte name, QTYPE, QCLASS and the CD byte.
+/// Longest cache key: a 255-byte name, QTYPE, QCLASS and the partition byte.
 pub const MAX_KEY_LEN: usize = 255 + 5;
 
 /// A keyed SipHash-1-3 builder: hash keys come from the machine's injected RNG, so an attacker
@@ -57,19 +59,32 @@ impl BuildHasher for KeyedHash {
     }
 }
 
+/// Key partition bit: the query had CD=1 (checking disabled is passed upstream).
+pub const PARTITION_CD: u8 = 1;
+/// Key partition bit: the query had DO=1. DNSSEC pass-through keys rather than strips: a DO=1
+/// query is fetched with DO=1 and cached apart (with its RRSIG/NSEC records); a DO=0 query is
+/// fetched with DO=0 and its entry never holds unrequested DNSSEC records. A DO answer is
+/// therefore never served to a DO=0 client, nor the reverse.
+pub const PARTITION_DO: u8 = 2;
+
+/// The partition byte of a cache key for these query bits.
+pub fn partition(cd: bool, dnssec_ok: bool) -> u8 {
+    (u8::from(cd) * PARTITION_CD) | (u8::from(dnssec_ok) * PARTITION_DO)
+}
+
 /// Writes the cache key of a question into `out`: the name lowercased in wire form, QTYPE,
-/// QCLASS, and the CD bit. Returns the key length.
+/// QCLASS, and the [`partition`] byte (CD and DO bits). Returns the key length.
 pub fn write_key(
     name: &Name<'_>,
     qtype: u16,
     qclass: u16,
-    cd: bool,
+    partition: u8,
     out: &mut [u8; MAX_KEY_LEN],
 ) -> usize {
     let n = name.write_canonical(&mut out[..]).unwrap_or(0);
     out[n..n + 2].copy_from_slice(&qtype.to_be_bytes());
     out[n + 2..n + 4].copy_from_slice(&qclass.to_be_bytes());
-    out[n + 4] = u8::from(cd);
+    out[n + 4] = partition;
     n + 5
 }
 
@@ -136,6 +151,19 @@ impl Entry {
     }
 }
 
+/// What [`Cache::reconfigure`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Entries kept.
+    pub kept: usize,
+    /// Of those, entries whose TTLs a lower ceiling shortened.
+    pub shortened: usize,
+    /// Entries removed because a ceiling of 0 left them nothing.
+    pub removed: usize,
+    /// Entries evicted to fit a smaller budget.
+    pub evicted: usize,
+}
+
 /// Counters of the cache itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -185,6 +213,48 @@ impl Cache {
     /// Changes the stale retention window (for example when serve-stale is switched off).
     pub fn set_max_stale(&mut self, max_stale: Duration) {
         self.config.max_stale = max_stale;
+    }
+
+    /// Applies a new configuration at `now` and keeps every entry that is still valid under
+    /// it (`rndc reload`):
+    ///
+    /// * lower TTL ceilings (`max-cache-ttl`, `max-ncache-ttl`) shorten stored TTLs: an entry
+    ///   stored at `t` with TTL 300 under a new ceiling of 60 is fresh until `t + 60`, then
+    ///   stale or gone as usual; an entry whose TTL falls to 0 is removed. Raised floors
+    ///   (`min-cache-ttl`) are not applied to stored entries (the upstream TTL is no longer
+    ///   known) and apply to new answers only;
+    /// * a smaller byte budget evicts (stale and least recently used entries first) down to it;
+    /// * the stale window applies at the next lookup.
+    pub fn reconfigure(&mut self, config: CacheConfig, now: Instant) -> Reconfigured {
+        let mut report = Reconfigured::default();
+        let (old, new) = (self.config.ttl, config.ttl);
+        self.config = config;
+        if new.max_ttl < old.max_ttl || new.max_ncache_ttl < old.max_ncache_ttl {
+            let mut emptied = Vec::new();
+            for (slot, e) in self.slots.iter_mut().enumerate() {
+                let Some(e) = e.as_mut() else { continue };
+                match e.answer.reclamp(&new) {
+                    Some(true) => {
+                        report.shortened += 1;
+                        let ttl = Duration::from_secs(u64::from(e.answer.ttl));
+                        e.expires = e.inserted + ttl;
+                    }
+                    Some(false) => {}
+                    None => emptied.push(slot as u32),
+                }
+            }
+            report.removed += emptied.len();
+            for slot in emptied {
+                self.remove_slot(slot);
+            }
+        }
+        let before = self.stats.evictions;
+        while self.bytes > self.config.max_size && !self.map.is_empty() {
+            self.evict_one(now);
+        }
+        report.evicted = (self.stats.evictions - before) as usize;
+        report.kept = self.map.len();
+        report
     }
 
     /// Number of entries.

@@ -10,7 +10,9 @@ use lvs_core::rng::{CryptoRng, uniform_below};
 use super::query::{QuestionCheck, build_query, check_question, randomize_case};
 use super::upstream::{self, CaseSupport};
 use super::{DropReason, Event, ForwardMode, Forwarder, TcpFailure, TcpToken};
-use crate::cache::{ClientView, Lookup, Scrubbed, TtlMode, minimal, render, scrub};
+use crate::cache::{
+    ClientView, Lookup, PARTITION_DO, Scrubbed, TtlMode, Wanted, minimal, render, scrub_for,
+};
 use crate::wire::{Ede, Header, Message, rcode, reply_payload_limit};
 
 /// Most hedge tokens saved up (a burst of two hedges after a quiet period).
@@ -115,7 +117,8 @@ pub(super) struct Fetch {
     key: Box<[u8]>,
     qtype: u16,
     qclass: u16,
-    cd: bool,
+    /// The key's partition byte (CD and DO, both passed upstream).
+    partition: u8,
     waiters: Vec<Waiter>,
     attempts: Vec<Attempt>,
     /// Servers tried in this round / servers that failed for good (bit per server).
@@ -154,7 +157,7 @@ impl<R: CryptoRng> Forwarder<R> {
         &mut self,
         now: Instant,
         key: &[u8],
-        (qtype, qclass, cd): (u16, u16, bool),
+        (qtype, qclass, partition): (u16, u16, u8),
         waiter: Option<Waiter>,
     ) {
         let idx = match self.free.pop() {
@@ -173,7 +176,7 @@ impl<R: CryptoRng> Forwarder<R> {
             key: key.into(),
             qtype,
             qclass,
-            cd,
+            partition,
             waiters: Vec::new(),
             attempts: Vec::new(),
             tried: 0,
@@ -252,11 +255,11 @@ impl<R: CryptoRng> Forwarder<R> {
         question.extend_from_slice(f.name());
         question.extend_from_slice(&f.qtype.to_be_bytes());
         question.extend_from_slice(&f.qclass.to_be_bytes());
-        let (cd, round, serial) = (f.cd, f.round, f.serial());
+        let (partition, round, serial) = (f.partition, f.round, f.serial());
         let name_len = question.len() - 4;
         let cased = use_case && randomize_case(&mut question[..name_len], &mut self.rng);
         let id = self.rng.next_u32() as u16;
-        let message = build_query(id, &question, cd, self.config.edns_udp_size);
+        let message = build_query(id, &question, partition, self.config.edns_udp_size);
         let addr = self.servers[server].addr;
         let (mut port, mut token) = (0, 0);
         if tcp {
@@ -327,6 +330,58 @@ impl<R: CryptoRng> Forwarder<R> {
             }
         }
         None
+    }
+
+    /// Moves every fetch in flight onto a new forwarder list (`rndc reload`): `map[i]` is the
+    /// new index of old server `i`, `None` when it was removed. Attempts to removed servers
+    /// stop listening and are forgotten; a fetch left with nothing in flight asks the new
+    /// forwarders at once.
+    pub(super) fn replace_servers(
+        &mut self,
+        now: Instant,
+        servers: Vec<upstream::Server>,
+        map: &[Option<usize>],
+    ) {
+        let remap = |bits: u64| {
+            map.iter()
+                .enumerate()
+                .filter(|&(i, _)| bits & (1 << i) != 0)
+                .filter_map(|(_, n)| *n)
+                .fold(0u64, |m, n| m | 1 << n)
+        };
+        let mut gone = Vec::new();
+        for f in self.fetches.iter().flatten() {
+            for a in f
+                .attempts
+                .iter()
+                .filter(|a| a.listening && map[a.server].is_none())
+            {
+                gone.push((a.server, a.tcp, a.port, a.token));
+            }
+        }
+        for (server, tcp, port, token) in gone {
+            self.unlisten(server, tcp, port, token, true);
+        }
+        self.servers = servers;
+        let mut stalled = Vec::new();
+        for (idx, slot) in self.fetches.iter_mut().enumerate() {
+            let Some(f) = slot.as_mut() else { continue };
+            f.attempts.retain(|a| map[a.server].is_some());
+            for a in &mut f.attempts {
+                a.server = map[a.server].unwrap_or(a.server);
+            }
+            f.tried = remap(f.tried);
+            f.failed = remap(f.failed);
+            if !f.attempts.iter().any(|a| a.open) {
+                stalled.push(FetchRef {
+                    idx: idx as u32,
+                    generation: self.gens[idx],
+                });
+            }
+        }
+        for fref in stalled {
+            self.advance(now, fref);
+        }
     }
 
     /// Marks an attempt closed and stops listening for it. Returns (server, tcp, sent_at,
@@ -493,15 +548,20 @@ impl<R: CryptoRng> Forwarder<R> {
                 return;
             }
         }
+        let policy = self.cache.config().ttl;
         let Some(f) = self.fetch_mut(fref) else {
             return;
         };
-        let (qtype, qclass) = (f.qtype, f.qclass);
         let scrubbed = if msg.header().tc() {
             None
         } else {
-            let name = f.name().to_vec();
-            scrub(msg, &name, qtype, qclass, &self.cache.config().ttl).ok()
+            let want = Wanted {
+                canonical: f.name(),
+                qtype: f.qtype,
+                qclass: f.qclass,
+                dnssec_ok: f.partition & PARTITION_DO != 0,
+            };
+            scrub_for(msg, &want, &policy).ok()
         };
         match scrubbed {
             Some(s) => self.complete(now, fref, s),

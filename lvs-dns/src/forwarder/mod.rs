@@ -48,6 +48,22 @@
 //! SERVFAIL with EDE 22 ([`ForwardMode::First`]: we have no iterator to fall back to), or a
 //! stale answer when serve-stale allows.
 //!
+//! # DNSSEC pass-through
+//!
+//! As BIND with `forward only` and `dnssec-validation no`: nothing is validated and AD is
+//! never set in our replies (whatever the forwarder said). A client's DO bit goes upstream in
+//! our own OPT record (EDNS is hop-by-hop), and so does CD. DO and CD are part of the cache
+//! key (the key is partitioned, not stripped at answer time; see
+//! [`PARTITION_DO`](crate::cache::PARTITION_DO)): a DO=1 answer keeps the RRSIGs over its
+//! chain and, in the authority section, the zone's NSEC/NSEC3 proofs and their RRSIGs, and is
+//! only ever served to DO=1 clients; a DO=0 answer never holds unrequested RRSIG/NSEC/NSEC3
+//! records. Identical questions with different DO bits are not coalesced.
+//!
+//! # Reloading
+//!
+//! [`Forwarder::reconfigure`] applies a changed configuration (`rndc reload`, SIGHUP) and
+//! keeps the cache, the state of forwarders that stay, and the fetches in flight.
+//!
 //! # Access control and rate limiting
 //!
 //! `allow-query` is checked first; refused clients get REFUSED no larger than their query (or
@@ -68,6 +84,7 @@ pub mod acl;
 pub mod config;
 mod fetch;
 mod query;
+mod reload;
 pub mod stats;
 pub mod upstream;
 
@@ -84,12 +101,13 @@ pub use config::{
     AccessConfig, ConfigError, ForwardMode, ForwarderConfig, MAX_FORWARDERS, RefusedAction,
     StaleConfig, TimingConfig,
 };
+pub use reload::Reconfigured;
 pub use stats::{DropReason, Stats};
 pub use upstream::{CaseSupport, Server};
 
 use crate::cache::{
     AnswerKind, Cache, ClientView, KeyedHash, Lookup, MAX_KEY_LEN, OurEdns, TtlMode, minimal,
-    render, write_key,
+    partition, render, write_key,
 };
 use crate::wire::{Ede, Header, Message, NameBuf, Section, WireError, opcode, rcode, rtype};
 use fetch::{ClientRef, Fetch, FetchRef, TimerEntry, TimerKind, Waiter};
@@ -275,6 +293,12 @@ impl<R: CryptoRng> Forwarder<R> {
         self.by_port.keys().copied()
     }
 
+    /// Whether an upstream UDP query from local port `port` to `server` is still awaited
+    /// (the shell may close that socket once it is not).
+    pub fn awaits_udp(&self, port: u16, server: SocketAddr) -> bool {
+        self.by_port.contains_key(&(port, server))
+    }
+
     /// Whether stale answers are served (`rndc serve-stale status`).
     pub fn serve_stale(&self) -> bool {
         self.serve_stale
@@ -393,8 +417,10 @@ impl<R: CryptoRng> Forwarder<R> {
         if matches!(q.qtype, 251 | 252) || (!recursion && !cache_ok) {
             return self.refuse(now, &client, &view, payload.len());
         }
+        let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
+        let part = partition(header.cd(), dnssec_ok);
         let mut key = [0u8; MAX_KEY_LEN];
-        let klen = write_key(&q.name, q.qtype, q.qclass, header.cd(), &mut key);
+        let klen = write_key(&q.name, q.qtype, q.qclass, part, &mut key);
         let key = &key[..klen];
         let ours = self.ours();
         let stale_ttl = self.config.stale.answer_ttl;
@@ -435,7 +461,7 @@ impl<R: CryptoRng> Forwarder<R> {
                 self.send(&client, out);
                 if prefetch && self.config.prefetch && !self.by_key.contains_key(key) {
                     self.stats.prefetches += 1;
-                    self.start_fetch(now, key, (q.qtype, q.qclass, header.cd()), None);
+                    self.start_fetch(now, key, (q.qtype, q.qclass, part), None);
                 }
                 return;
             }
@@ -471,7 +497,7 @@ impl<R: CryptoRng> Forwarder<R> {
             let out = minimal(&view, rcode::SERVFAIL, None, false, ours);
             return self.send(&client, out);
         }
-        self.start_fetch(now, key, (q.qtype, q.qclass, header.cd()), Some(waiter));
+        self.start_fetch(now, key, (q.qtype, q.qclass, part), Some(waiter));
     }
 
     /// Answers REFUSED (never larger than the query) or drops, per configuration.

@@ -4,6 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use lvs_core::rng::CryptoRng;
 
+use crate::cache::{PARTITION_CD, PARTITION_DO};
 use crate::wire::{HEADER_LEN, Message, Section, rtype};
 
 /// How a reply's question compares with the one we sent.
@@ -57,8 +58,11 @@ pub(super) fn randomize_case<R: CryptoRng>(name: &mut [u8], rng: &mut R) -> bool
     any
 }
 
-/// An upstream query: RD (and CD as the client asked), one question, an OPT without DO.
-pub(super) fn build_query(id: u16, question: &[u8], cd: bool, payload: u16) -> Bytes {
+/// An upstream query: RD, one question, our own OPT (EDNS is hop-by-hop); CD and DO as the
+/// client asked (the key's `partition` byte), so DNSSEC records come back for DO clients.
+pub(super) fn build_query(id: u16, question: &[u8], partition: u8, payload: u16) -> Bytes {
+    let cd = partition & PARTITION_CD != 0;
+    let dnssec_ok = partition & PARTITION_DO != 0;
     let mut out = BytesMut::with_capacity(HEADER_LEN + question.len() + 11);
     out.put_u16(id);
     out.put_u16(0x0100 | if cd { 0x0010 } else { 0 });
@@ -69,7 +73,7 @@ pub(super) fn build_query(id: u16, question: &[u8], cd: bool, payload: u16) -> B
     out.put_u8(0);
     out.put_u16(rtype::OPT);
     out.put_u16(payload);
-    out.put_u32(0);
+    out.put_u32(if dnssec_ok { 0x8000 } else { 0 });
     out.put_u16(0);
     out.freeze()
 }
@@ -98,12 +102,15 @@ mod tests {
     #[test]
     fn query_layout() {
         let q = b"\x01a\x00\x00\x01\x00\x01";
-        let m = build_query(0x1234, q, true, 1232);
+        let m = build_query(0x1234, q, PARTITION_CD, 1232);
         let msg = Message::parse(&m).unwrap();
         assert_eq!(msg.id(), 0x1234);
         assert!(msg.header().rd() && msg.header().cd() && !msg.header().qr());
         assert_eq!(msg.edns().unwrap().udp_payload, 1232);
         assert!(!msg.edns().unwrap().dnssec_ok);
+        let with_do = build_query(1, q, PARTITION_DO, 1232);
+        let msg2 = Message::parse(&with_do).unwrap();
+        assert!(msg2.edns().unwrap().dnssec_ok && !msg2.header().cd());
         assert!(matches!(check_question(&msg, q), QuestionCheck::Exact));
         assert!(matches!(
             check_question(&msg, b"\x01A\x00\x00\x01\x00\x01"),

@@ -97,8 +97,16 @@ pub mod rtype {
     pub const OPT: u16 = 41;
     /// Delegation name (RFC 6672).
     pub const DNAME: u16 = 39;
+    /// Delegation signer (RFC 4034).
+    pub const DS: u16 = 43;
     /// DNSSEC signature.
     pub const RRSIG: u16 = 46;
+    /// Authenticated denial of existence (RFC 4034).
+    pub const NSEC: u16 = 47;
+    /// DNSSEC public key (RFC 4034).
+    pub const DNSKEY: u16 = 48;
+    /// Hashed authenticated denial of existence (RFC 5155).
+    pub const NSEC3: u16 = 50;
     /// Any type (query only).
     pub const ANY: u16 = 255;
 }
