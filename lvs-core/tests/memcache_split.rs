@@ -95,6 +95,24 @@ fn pipelined_corpus_is_split_invariant() {
     }
 }
 
+/// One byte per call exercises the parser's inlined resume path (a short data block, one more
+/// line byte) on every byte, including NULs, bare LFs, swallowed blocks and the line limit.
+#[test]
+fn request_corpus_fed_one_byte_per_call_is_unchanged() {
+    let mut data = request_corpus(64 << 10);
+    // Then a line over the limit (fatal, so last): the resume path must notice it too.
+    data.extend_from_slice(&[b'x'; 2100]);
+    for limits in [Limits::default(), small_limits(), Limits::strict(false)] {
+        let whole = events(&data, &[], limits);
+        assert!(
+            matches!(whole.last(), Some(Event::Invalid(_, 0))),
+            "{whole:?}"
+        );
+        let bytes: Vec<usize> = (1..data.len()).collect();
+        assert_eq!(events(&data, &bytes, limits), whole, "{limits:?}");
+    }
+}
+
 #[test]
 fn response_stream_is_split_invariant() {
     let mut data = Vec::new();

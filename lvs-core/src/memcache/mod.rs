@@ -73,6 +73,7 @@
 //! ```
 
 mod binary;
+mod commands;
 mod error;
 pub mod fuzzing;
 mod limits;
@@ -86,10 +87,11 @@ pub use binary::{
     BinaryError, BinaryState, HEADER_LEN, Header, HeaderRepr, MAGIC_REQUEST, MAGIC_RESPONSE,
     Packet, parse_binary,
 };
+pub use commands::{GatCommand, GetCommand, Request, Store, StoreCommand};
 pub use error::{ErrorKind, RequestError, ResponseError};
 pub use limits::{KeyPolicy, Limits};
 pub use meta::{MetaCode, MetaCommand, MetaFlag, MetaFlags, MetaRequest, MetaResponse};
-pub use request::{GatCommand, GetCommand, ParserState, Request, Store, StoreCommand, parse};
+pub use request::{ParserState, parse};
 pub use response::{Response, ResponseState, Status, parse_response};
 pub use text::{TokenIter, Tokens, decode_base64_key};
 

@@ -1,177 +1,13 @@
 //! The incremental text-protocol request parser (classic and meta commands).
 
 use super::Parsed;
+use super::commands::{GatCommand, GetCommand, Request, Store, StoreCommand};
 use super::error::{ErrorKind, RequestError};
 use super::limits::Limits;
 use super::meta::{MetaCommand, MetaFlags, MetaRequest, opaque_too_long, preparse};
 use super::text::{
-    TokenIter, Tokens, c_strtol32, c_strtoul32, c_strtoull, decode_base64_key, find_byte,
+    TokenIter, Tokens, c_strtol32, c_strtoul32, c_strtoull, decode_base64_key, find_lf_or_nul,
 };
-
-/// `get`-family commands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GetCommand {
-    /// `get`
-    Get,
-    /// `gets` (values carry their CAS unique)
-    Gets,
-    /// `bget`, an undocumented alias of `get`
-    Bget,
-}
-
-/// `gat`-family commands (get and touch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GatCommand {
-    /// `gat`
-    Gat,
-    /// `gats`
-    Gats,
-}
-
-/// Storage commands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StoreCommand {
-    /// `set`
-    Set,
-    /// `add`
-    Add,
-    /// `replace`
-    Replace,
-    /// `append`
-    Append,
-    /// `prepend`
-    Prepend,
-    /// `cas`
-    Cas,
-}
-
-impl StoreCommand {
-    /// The command name.
-    pub const fn name(self) -> &'static [u8] {
-        match self {
-            Self::Set => b"set",
-            Self::Add => b"add",
-            Self::Replace => b"replace",
-            Self::Append => b"append",
-            Self::Prepend => b"prepend",
-            Self::Cas => b"cas",
-        }
-    }
-}
-
-/// A storage request with its value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Store<'a> {
-    /// Which command.
-    pub command: StoreCommand,
-    /// The key.
-    pub key: &'a [u8],
-    /// Client flags (memcached truncates values of 2^32 and above).
-    pub flags: u32,
-    /// Expiry: 0 never, up to 30 days relative, above absolute; negative is already expired.
-    pub exptime: i32,
-    /// The CAS unique of a `cas` command (0 otherwise).
-    pub cas: u64,
-    /// `noreply` was given.
-    pub noreply: bool,
-    /// The value, without its CRLF.
-    pub data: &'a [u8],
-}
-
-/// A parsed request. Keys, arguments and values borrow the parser's input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Request<'a> {
-    /// `get`/`gets`/`bget <key>+`
-    Get {
-        /// Which command.
-        command: GetCommand,
-        /// The keys (at least one).
-        keys: Tokens<'a>,
-    },
-    /// `gat`/`gats <exptime> <key>*`
-    Gat {
-        /// Which command.
-        command: GatCommand,
-        /// New expiry.
-        exptime: i32,
-        /// The keys (memcached accepts none and answers `END`).
-        keys: Tokens<'a>,
-    },
-    /// `set`/`add`/`replace`/`append`/`prepend`/`cas` with its data block.
-    Store(Store<'a>),
-    /// `delete <key> [0] [noreply]`
-    Delete {
-        /// The key.
-        key: &'a [u8],
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `incr`/`decr <key> <delta> [noreply]`
-    Arithmetic {
-        /// `true` for `incr`.
-        incr: bool,
-        /// The key.
-        key: &'a [u8],
-        /// The delta.
-        delta: u64,
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `touch <key> <exptime> [noreply]`
-    Touch {
-        /// The key.
-        key: &'a [u8],
-        /// New expiry.
-        exptime: i32,
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `flush_all [delay] [noreply]`
-    FlushAll {
-        /// The delay, when given.
-        delay: Option<i32>,
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `version`
-    Version,
-    /// `verbosity <level> [noreply]`
-    Verbosity {
-        /// The level (memcached caps it at 2).
-        level: u32,
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `cache_memlimit <megabytes> [noreply]`
-    CacheMemlimit {
-        /// The new limit in MiB.
-        megabytes: u32,
-        /// `noreply` was given.
-        noreply: bool,
-    },
-    /// `stats [args]`
-    Stats {
-        /// The arguments (`items`, `slabs`, `settings`, `detail on` ...).
-        args: Tokens<'a>,
-    },
-    /// `shutdown [graceful]` (needs `-A` on the server).
-    Shutdown {
-        /// The arguments.
-        args: Tokens<'a>,
-    },
-    /// `quit`
-    Quit,
-    /// Admin commands memcached serves itself: `slabs`, `lru`, `lru_crawler`, `watch`,
-    /// `extstore`, `refresh_certs`.
-    Admin {
-        /// The command name.
-        command: &'a [u8],
-        /// The arguments.
-        args: Tokens<'a>,
-    },
-    /// A meta command.
-    Meta(MetaRequest<'a>),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BodyKind {
@@ -208,13 +44,19 @@ enum Exempt {
 
 /// Between-call state of the request parser: O(1) and `Copy`.
 ///
-/// It remembers how far the current line was searched for its LF, the parsed header of a data
-/// block still arriving (so the block is waited for by length, never scanned), and how many
-/// bytes of a swallowed block remain.
+/// It remembers how far the current line was searched for its LF (and where its first NUL
+/// is), the parsed header of a data block still arriving (so the block is waited for by length,
+/// never scanned), and how many bytes of a swallowed block remain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParserState {
     limits: Limits,
+    /// Bytes of the current line already searched for LF and NUL.
     scanned: usize,
+    /// One past the first NUL of the current line, 0 when none was seen.
+    nul: usize,
+    /// While a data block arrives: the buffer length it completes at (0 otherwise). A shorter
+    /// buffer is answered `Incomplete` by one comparison.
+    wait: usize,
     exempt: Exempt,
     pending: Option<Pending>,
     skip: usize,
@@ -232,6 +74,8 @@ impl ParserState {
         Self {
             limits,
             scanned: 0,
+            nul: 0,
+            wait: 0,
             exempt: Exempt::Unknown,
             pending: None,
             skip: 0,
@@ -281,7 +125,29 @@ const fn err<'a>(kind: ErrorKind, noreply: bool, consumed: usize) -> Out<'a> {
 ///
 /// An error whose [`RequestError::closes_connection`] is true reports `consumed: 0`: stop
 /// parsing and close. Otherwise write [`RequestError::reply_bytes`] and go on.
+///
+/// Resuming is cheap enough to feed one byte per call: this inlined front answers a call that
+/// cannot complete anything (a data block still short, no new byte, or one more line byte that
+/// is not an LF or NUL) with a comparison or two, and leaves the rest to the out-of-line parser.
+#[inline]
 pub fn parse<'a>(buf: &'a [u8], st: &mut ParserState) -> Out<'a> {
+    if buf.len() < st.wait {
+        return Parsed::Incomplete;
+    }
+    // No new byte, or one more byte of a line that is not an LF or NUL, within the limit.
+    let extra = buf.len().wrapping_sub(st.scanned);
+    if st.wait | st.skip == 0
+        && extra <= 1
+        && buf.len() <= st.limits.max_line_len
+        && (extra == 0 || buf[buf.len() - 1] > b'\n')
+    {
+        st.scanned = buf.len();
+        return Parsed::Incomplete;
+    }
+    parse_slow(buf, st)
+}
+
+fn parse_slow<'a>(buf: &'a [u8], st: &mut ParserState) -> Out<'a> {
     if st.skip > 0 {
         if buf.is_empty() {
             return Parsed::Incomplete;
@@ -293,19 +159,29 @@ pub fn parse<'a>(buf: &'a [u8], st: &mut ParserState) -> Out<'a> {
     if let Some(p) = st.pending {
         return body(buf, st, p);
     }
-    let lf = match find_byte(&buf[st.scanned..], b'\n') {
-        Some(i) => st.scanned + i,
-        None => {
-            st.scanned = buf.len();
-            if buf.len() > st.limits.max_line_len {
-                if !exempt(buf, st) {
-                    return st.fatal(ErrorKind::LineTooLong);
+    let mut from = st.scanned;
+    let lf = loop {
+        match find_lf_or_nul(&buf[from..]) {
+            Some(i) if buf[from + i] == b'\n' => break from + i,
+            Some(i) => {
+                // A NUL: remember the first, search on for the LF.
+                if st.nul == 0 {
+                    st.nul = from + i + 1;
                 }
-                if buf.len() > st.limits.max_get_line_len {
-                    return st.fatal(ErrorKind::LineTooLong);
-                }
+                from += i + 1;
             }
-            return Parsed::Incomplete;
+            None => {
+                st.scanned = buf.len();
+                if buf.len() > st.limits.max_line_len {
+                    if !exempt(buf, st) {
+                        return st.fatal(ErrorKind::LineTooLong);
+                    }
+                    if buf.len() > st.limits.max_get_line_len {
+                        return st.fatal(ErrorKind::LineTooLong);
+                    }
+                }
+                return Parsed::Incomplete;
+            }
         }
     };
     if lf > st.limits.max_line_len && (!exempt(buf, st) || lf > st.limits.max_get_line_len) {
@@ -318,11 +194,13 @@ pub fn parse<'a>(buf: &'a [u8], st: &mut ParserState) -> Out<'a> {
     if lf > 1 && buf[lf - 1] == b'\r' {
         line = &buf[..lf - 1];
     }
-    if let Some(z) = find_byte(line, 0) {
+    if st.nul != 0 {
+        let z = st.nul - 1;
+        st.nul = 0;
         if st.limits.keys != super::KeyPolicy::Memcached {
             return err(ErrorKind::StrictKey, false, lf + 1);
         }
-        line = &line[..z];
+        line = &line[..z.min(line.len())];
     }
     command(buf, line, lf + 1, st)
 }
@@ -343,9 +221,11 @@ fn body<'a>(buf: &'a [u8], st: &mut ParserState, p: Pending) -> Out<'a> {
     let end = p.header + p.len + 2;
     if buf.len() < end {
         st.pending = Some(p);
+        st.wait = end;
         return Parsed::Incomplete;
     }
     st.pending = None;
+    st.wait = 0;
     let data = &buf[p.header..p.header + p.len];
     let key = &buf[p.key.0..p.key.0 + p.key.1];
     if &buf[end - 2..end] != b"\r\n" {
@@ -633,6 +513,25 @@ fn storage<'a>(
     if !lim.item_fits(key.len(), flags, len) {
         st.skip = len + 2;
         return err(ErrorKind::TooLarge, noreply, consumed);
+    }
+    let end = consumed + len + 2;
+    if let Some(block) = buf.get(consumed..end) {
+        // The whole block is here (the usual case): no state to keep.
+        if block[len..] != *b"\r\n" {
+            return err(ErrorKind::BadDataChunk, noreply, end);
+        }
+        return Parsed::Complete {
+            value: Request::Store(Store {
+                command,
+                key,
+                flags,
+                exptime,
+                cas,
+                noreply,
+                data: &block[..len],
+            }),
+            consumed: end,
+        };
     }
     let p = Pending {
         header: consumed,

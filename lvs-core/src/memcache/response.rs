@@ -152,6 +152,8 @@ struct Pending {
 pub struct ResponseState {
     limits: Limits,
     scanned: usize,
+    /// While a value body arrives: the buffer length it completes at (0 otherwise).
+    wait: usize,
     pending: Option<Pending>,
 }
 
@@ -167,6 +169,7 @@ impl ResponseState {
         Self {
             limits,
             scanned: 0,
+            wait: 0,
             pending: None,
         }
     }
@@ -187,7 +190,28 @@ const fn bad<'a>(error: ResponseError, consumed: usize) -> Out<'a> {
 /// [`parse`](super::request::parse). A response error means the backend stream cannot be
 /// trusted any more: close it. (`consumed` then covers the offending line, or is 0 for an
 /// over-long line.)
+///
+/// Like [`parse`](super::request::parse), an inlined front answers a call that cannot complete
+/// anything (a value body still short, no new byte, or one more line byte that is not an LF)
+/// without entering the parser proper.
+#[inline]
 pub fn parse_response<'a>(buf: &'a [u8], st: &mut ResponseState) -> Out<'a> {
+    if buf.len() < st.wait {
+        return Parsed::Incomplete;
+    }
+    let extra = buf.len().wrapping_sub(st.scanned);
+    if st.wait == 0
+        && extra <= 1
+        && buf.len() <= st.limits.max_response_line_len
+        && (extra == 0 || buf[buf.len() - 1] != b'\n')
+    {
+        st.scanned = buf.len();
+        return Parsed::Incomplete;
+    }
+    parse_slow(buf, st)
+}
+
+fn parse_slow<'a>(buf: &'a [u8], st: &mut ResponseState) -> Out<'a> {
     if let Some(p) = st.pending {
         return body(buf, st, p);
     }
@@ -334,9 +358,11 @@ fn body<'a>(buf: &'a [u8], st: &mut ResponseState, p: Pending) -> Out<'a> {
     let end = p.header + p.len + 2;
     if buf.len() < end {
         st.pending = Some(p);
+        st.wait = end;
         return Parsed::Incomplete;
     }
     st.pending = None;
+    st.wait = 0;
     if &buf[end - 2..end] != b"\r\n" {
         return bad(ResponseError::BadDataChunk, end);
     }

@@ -26,6 +26,33 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
         .map(|p| base + p)
 }
 
+/// Index of the first LF or NUL in `hay`, eight bytes at a time: one pass finds a command
+/// line's end and the NUL that cuts it short in memcached.
+#[inline]
+pub(crate) fn find_lf_or_nul(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = LO * b'\n' as u64;
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let w = x ^ LF;
+        // Each half flags its true matches exactly up to the first one, so the lowest flagged
+        // byte of the union is a true LF or NUL.
+        let t = (w.wrapping_sub(LO) & !w | x.wrapping_sub(LO) & !x) & HI;
+        if t != 0 {
+            return Some(base + (t.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n' || b == 0)
+        .map(|p| base + p)
+}
+
 /// Space-separated tokens of a line section, kept as the raw section (no allocation).
 ///
 /// Runs of spaces collapse and leading or trailing spaces are ignored, as memcached's tokenizer
@@ -142,9 +169,35 @@ fn c_scan(tok: &[u8]) -> Option<(bool, u128)> {
     }
 }
 
+/// A token of 1 to 9 plain digits (what clients send almost always), without the general
+/// scan: such a number needs no sign, white space or overflow handling.
+#[inline]
+fn short_digits(tok: &[u8]) -> Option<u32> {
+    if tok.is_empty() || tok.len() > 9 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &d in tok {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    Some(v)
+}
+
 /// memcached's `safe_strtoull`: a u64; a negative value is refused only when the wrapped result
 /// looks negative as an i64 (so `-0` is 0 and `-18446744073709551615` is 1).
+#[inline]
 pub(crate) fn c_strtoull(tok: &[u8]) -> Option<u64> {
+    if let Some(v) = short_digits(tok) {
+        return Some(u64::from(v));
+    }
+    c_strtoull_slow(tok)
+}
+
+fn c_strtoull_slow(tok: &[u8]) -> Option<u64> {
     let (neg, mag) = c_scan(tok)?;
     let mag = u64::try_from(mag).ok()?;
     let v = if neg { mag.wrapping_neg() } else { mag };
@@ -156,12 +209,25 @@ pub(crate) fn c_strtoull(tok: &[u8]) -> Option<u64> {
 
 /// memcached's `safe_strtoul` on LP64, stored into a u32: values of 2^32 and above are
 /// silently truncated.
+#[inline]
 pub(crate) fn c_strtoul32(tok: &[u8]) -> Option<u32> {
-    c_strtoull(tok).map(|v| v as u32)
+    if let Some(v) = short_digits(tok) {
+        return Some(v);
+    }
+    c_strtoull_slow(tok).map(|v| v as u32)
 }
 
 /// memcached's `safe_strtol`: parsed as a 64-bit `long`, stored into an i32 (truncating).
+#[inline]
 pub(crate) fn c_strtol32(tok: &[u8]) -> Option<i32> {
+    if let Some(v) = short_digits(tok) {
+        // At most 999,999,999: fits.
+        return Some(v as i32);
+    }
+    c_strtol32_slow(tok)
+}
+
+fn c_strtol32_slow(tok: &[u8]) -> Option<i32> {
     let (neg, mag) = c_scan(tok)?;
     let v: i64 = if neg {
         if mag > 1 << 63 {
@@ -290,6 +356,20 @@ mod tests {
         }
         assert_eq!(find_byte(b"\x0a\x0a", b'\n'), Some(0));
         assert_eq!(find_byte(b"abcdefgh\x00\x01\n", b'\n'), Some(10));
+        for n in 0..40 {
+            for (a, b) in [(n, n + 3), (n + 5, n), (n, n)] {
+                let mut h = [b'k'; 48];
+                h[a] = b'\n';
+                h[b] = 0;
+                h[(a + b) % 48] = 0x8a;
+                let h = &h[..(n + 1 + n % 9).min(48)];
+                assert_eq!(
+                    find_lf_or_nul(h),
+                    h.iter().position(|&b| b == b'\n' || b == 0),
+                    "{h:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use bytes::BufMut;
 
+use super::commands::{GatCommand, GetCommand, Request, Store};
 use super::meta::{MetaCode, MetaCommand};
-use super::request::{GatCommand, GetCommand, Request, Store};
 use super::response::Response;
 use super::text::{Tokens, put_i64, put_u64};
 

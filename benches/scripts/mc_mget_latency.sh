@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Latency of one big multi-get (1000 keys of 100 B by default) over two memcached servers,
+# through lvs-mcproxy and through nutcracker, against the same keys held by one memcached asked
+# directly (benches/scripts/mc_measure.py mget: interleaved runs, median and p90).
+#
+#   benches/scripts/mc_mget_latency.sh [keys] [runs] [value-size]
+#
+# Needs: memcached, nutcracker, python3.
+set -euo pipefail
+
+KEYS=${1:-1000}
+RUNS=${2:-200}
+SIZE=${3:-100}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=benches/scripts/lib.sh
+. "$HERE/lib.sh"
+TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
+MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
+
+bench_require memcached nutcracker python3
+bench_build "$MCPROXY" lvs-mcproxy
+bench_workdir mc-mget
+
+USER_ARGS=()
+[ "$(id -u)" = 0 ] && USER_ARGS=(-u nobody)
+D=$(free_port); M1=$(free_port); M2=$(free_port)
+for p in "$D" "$M1" "$M2"; do
+    memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 128 -p "$p" & PIDS+=($!)
+done
+pool() { # name listen-port
+    printf '%s:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 5000\n  servers:\n   - 127.0.0.1:%s:1\n   - 127.0.0.1:%s:1\n' \
+        "$1" "$2" "$M1" "$M2"
+}
+N=$(free_port); S=$(free_port); L=$(free_port)
+pool nutcracker "$N" > "$WORK/nutcracker.yml"
+pool lvs "$L" > "$WORK/lvs.yml"
+nutcracker -c "$WORK/nutcracker.yml" -s "$S" -a 127.0.0.1 -o "$WORK/nutcracker.log" & PIDS+=($!)
+"$MCPROXY" -c "$WORK/lvs.yml" 2>"$WORK/lvs.log" & PIDS+=($!)
+for p in "$D" "$M1" "$M2" "$N" "$L"; do
+    for _ in $(seq 200); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1',$p),0.2)" 2>/dev/null && break
+        sleep 0.05
+    done
+done
+# The pool's keys go in through lvs-mcproxy (both proxies place them alike: mc_placement.sh).
+python3 "$HERE/mc_measure.py" mget --keys "$KEYS" --size "$SIZE" --runs "$RUNS" \
+    --preload "$D" --preload "$L" \
+    --target "direct:$D" --target "lvs-mcproxy:$L" --target "nutcracker:$N"
