@@ -1,4 +1,5 @@
-//! `lvsd`: the proxy-mode IP virtual server daemon (no root needed).
+//! `lvsd`: the IP virtual server daemon, in proxy mode (the default, no root needed) or in
+//! packet mode (`mode = "packet"` in the TOML file: AF_PACKET on an interface, NAT/DR/TUN).
 //!
 //! ```text
 //! lvsd -c /etc/lvsd.toml          # run
@@ -14,15 +15,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use lvs_bins::io::init_logging;
 use lvs_bins::lvsd::import::{self, Legacy};
-use lvs_bins::lvsd::{Config, Daemon, demo};
+use lvs_bins::lvsd::packet::PacketDaemon;
+use lvs_bins::lvsd::{ConfigFile, Daemon, DataPlane, demo};
 
-/// Proxy-mode IP virtual server: schedules TCP and UDP connections over real servers with the
-/// IPVS schedulers, with health checks; administer it with lvsadm.
+/// IP virtual server: schedules TCP and UDP connections over real servers with the IPVS
+/// schedulers, with health checks, as a proxy or as a packet-level director; administer it
+/// with lvsadm.
 #[derive(Debug, Parser)]
 #[command(
     name = "lvsd",
     version,
-    about = "The director daemon: IPVS virtual services in proxy mode, with health checks"
+    about = "The director daemon: IPVS virtual services in proxy or packet mode, with health checks"
 )]
 struct Args {
     /// Configuration file (TOML).
@@ -75,13 +78,13 @@ fn main() -> ExitCode {
         (None, None) => None,
     };
     // An imported file is not reloaded on SIGHUP (the reload reads TOML).
-    let (path, cfg, reload) = if let Some((path, format)) = legacy {
+    let (path, cfg, plane, reload) = if let Some((path, format)) = legacy {
         match import::load(&path, format) {
             Ok(imp) => {
                 for n in &imp.notes {
                     eprintln!("lvsd: {n}");
                 }
-                (path, imp.config, None)
+                (path, imp.config, DataPlane::Proxy, None)
             }
             Err(e) => {
                 eprintln!("lvsd: {e}");
@@ -93,8 +96,8 @@ fn main() -> ExitCode {
             eprintln!("lvsd: -c FILE, --lvs-cf FILE or -f FILE is required");
             return ExitCode::from(2);
         };
-        match Config::load(&path) {
-            Ok(c) => (path.clone(), c, Some(path)),
+        match ConfigFile::load(&path) {
+            Ok(f) => (path.clone(), f.config, f.plane, Some(path)),
             Err(e) => {
                 eprintln!("lvsd: {e}");
                 return ExitCode::from(2);
@@ -102,13 +105,33 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
+        let mode = match &plane {
+            DataPlane::Proxy => String::new(),
+            DataPlane::Packet(p) => format!(" in packet mode on {}", p.interface),
+        };
         println!(
-            "{}: OK ({} services, control socket {})",
+            "{}: OK ({} services{mode}, control socket {})",
             path.display(),
             cfg.services.len(),
             cfg.control_path().display()
         );
         return ExitCode::SUCCESS;
+    }
+    if let DataPlane::Packet(spec) = &plane {
+        let mut daemon = match PacketDaemon::new(&cfg, spec, true) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("lvsd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match daemon.run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lvsd: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let mut daemon = match Daemon::new(&cfg, reload, true) {
         Ok(d) => d,

@@ -152,6 +152,91 @@ impl PacketSocket {
     }
 }
 
+impl PacketSocket {
+    /// Ask the kernel for `PACKET_AUXDATA` with every frame, so
+    /// [`PacketSocket::recv_frame_status`] can report its status bits: on veth, loopback and
+    /// other virtual links a frame may arrive with `TP_STATUS_CSUMNOTREADY`, its transport
+    /// checksum left for an offload that will never run; a forwarder must complete it.
+    pub fn set_auxdata(&self, on: bool) -> io::Result<()> {
+        let v: libc::c_int = on.into();
+        let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(0);
+        // SAFETY: `v` is a live c_int of `len` bytes.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_AUXDATA,
+                (&raw const v).cast(),
+                len,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// [`PacketSocket::recv_frame`] plus the frame's `tp_status` bits from `PACKET_AUXDATA`
+    /// (0 when [`PacketSocket::set_auxdata`] is off), e.g. `libc::TP_STATUS_CSUMNOTREADY`.
+    pub fn recv_frame_status(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(FrameInfo, u32)> {
+        // SAFETY: all-zero sockaddr_ll and msghdr are valid.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        // u64 words keep the control buffer aligned for cmsghdr.
+        let mut control = [0u64; 16];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_name = (&raw mut sll).cast();
+        msg.msg_namelen = libc::socklen_t::try_from(size_of::<libc::sockaddr_ll>()).unwrap_or(0);
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&control);
+        // SAFETY: every pointer in `msg` refers to a live buffer of the stated size; MSG_TRUNC
+        // makes the kernel return the full frame length, compared to the buffer below.
+        let n = unsafe {
+            libc::recvmsg(
+                self.socket.as_raw_fd(),
+                &raw mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            )
+        };
+        let Ok(full) = usize::try_from(n) else {
+            return Err(io::Error::last_os_error());
+        };
+        let mut status = 0;
+        // SAFETY: the kernel filled `msg_control` / `msg_controllen`; CMSG_FIRSTHDR and
+        // CMSG_NXTHDR stay within it, and the auxdata payload is read unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_PACKET
+                    && (*c).cmsg_type == libc::PACKET_AUXDATA
+                    && (*c).cmsg_len as usize
+                        >= libc::CMSG_LEN(size_of::<libc::tpacket_auxdata>() as u32) as usize
+                {
+                    let aux: libc::tpacket_auxdata =
+                        core::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    status = aux.tp_status;
+                }
+                c = libc::CMSG_NXTHDR(&raw const msg, c);
+            }
+        }
+        let info = FrameInfo {
+            len: full.min(buf.len()),
+            protocol: u16::from_be(sll.sll_protocol),
+            ifindex: u32::try_from(sll.sll_ifindex).unwrap_or(0),
+            pkttype: PacketType::from_raw(sll.sll_pkttype),
+            truncated: full > buf.len(),
+        };
+        Ok((info, status))
+    }
+}
+
 impl AsRawFd for PacketSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()

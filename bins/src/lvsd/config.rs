@@ -2,6 +2,10 @@
 //!
 //! ```toml
 //! control = "/run/lvsd.sock"   # optional; see default_control_path()
+//! mode = "proxy"                # or "packet" (root: AF_PACKET on `interface`, NAT/DR/TUN)
+//! interface = "eth0"            # packet mode: the interface clients and real servers are on
+//! tunnel_source = "10.0.2.1"    # packet mode: outer source of TUN packets (default: an
+//!                               # address of `interface`, one on a TUN real server's subnet)
 //! time_wait = 120               # seconds a closed TCP connection stays in InActConn (0 = none)
 //! drain_timeout = 10            # seconds SIGTERM waits for open connections
 //!
@@ -33,16 +37,26 @@
 //! weight = 3                    # default 1
 //! upper = 0                     # upper connection threshold, 0 = none
 //! lower = 0
+//! forward = "nat"               # nat | dr | tun; dr and tun need mode = "packet"
 //! ```
+//!
+//! [`Config::parse`] reads proxy-mode files; [`ConfigFile::parse`] reads either mode and
+//! returns the [`DataPlane`] beside the services. Errors about a setting that TOML can place
+//! (the mode, a real server's `forward`) carry its line: `FILE:LINE: message`.
 
-use core::net::SocketAddr;
+use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use std::path::PathBuf;
 
+use lvs_core::director::Forward;
 use lvs_core::health::{CheckConfig, HttpCheck, ProbeSpec, SendExpect};
 use lvs_core::service::Persistence;
 use lvs_sched::SchedFlags;
 use serde::Deserialize;
+use toml::Spanned;
+
+use super::packet::spec::parse_plane;
+pub use super::packet::spec::{DataPlane, PacketSpec, forward_label};
 
 /// The transport of a virtual service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,6 +213,28 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// An error about the setting at byte `span` of `text`: `line N: msg`, which
+/// [`ConfigFile::load`] turns into `FILE:N: msg`.
+pub(crate) fn err_at<T>(
+    text: &str,
+    span: core::ops::Range<usize>,
+    msg: impl Into<String>,
+) -> Result<T, ConfigError> {
+    let line = 1 + text
+        .get(..span.start.min(text.len()))
+        .map_or(0, |t| t.bytes().filter(|&b| b == b'\n').count());
+    Err(ConfigError(format!("line {line}: {}", msg.into())))
+}
+
+/// A whole configuration file: the services and the data plane that carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// Services, real servers, checks and daemon settings.
+    pub config: Config,
+    /// Proxy or packet mode.
+    pub plane: DataPlane,
+}
+
 /// The control socket path when the configuration names none: `/run/lvsd.sock` for root,
 /// else `$XDG_RUNTIME_DIR/lvsd.sock`, else `/tmp/lvsd-<uid>.sock`.
 pub fn default_control_path() -> PathBuf {
@@ -217,6 +253,9 @@ pub fn default_control_path() -> PathBuf {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     control: Option<PathBuf>,
+    mode: Option<Spanned<String>>,
+    interface: Option<Spanned<String>>,
+    tunnel_source: Option<Spanned<String>>,
     time_wait: Option<f64>,
     drain_timeout: Option<f64>,
     #[serde(default)]
@@ -264,6 +303,7 @@ struct RawReal {
     weight: Option<u32>,
     upper: Option<u32>,
     lower: Option<u32>,
+    forward: Option<Spanned<String>>,
 }
 
 fn seconds(
@@ -292,7 +332,7 @@ pub fn parse_netmask(s: &str, v6: bool) -> Result<u8, String> {
     if v6 {
         return Err(format!("netmask {s:?}: IPv6 takes a prefix length"));
     }
-    let m: core::net::Ipv4Addr = s
+    let m: Ipv4Addr = s
         .parse()
         .map_err(|_| format!("netmask {s:?} is neither a mask nor a prefix length"))?;
     let bits = u32::from(m);
@@ -308,7 +348,7 @@ pub fn mask_text(prefix: u8) -> String {
     let bits = u32::MAX
         .checked_shl(32 - u32::from(prefix.min(32)))
         .unwrap_or(0);
-    core::net::Ipv4Addr::from(bits).to_string()
+    Ipv4Addr::from(bits).to_string()
 }
 
 fn parse_addr(s: &str, what: &str) -> Result<SocketAddr, ConfigError> {
@@ -363,7 +403,11 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
     Ok(h)
 }
 
-fn service(raw: RawService) -> Result<ServiceSpec, ConfigError> {
+/// One service and the forwarding method each of its real servers asked for (with the place
+/// of the setting), checked against the mode by [`ConfigFile::parse`].
+type Methods = Vec<(SocketAddr, Forward, core::ops::Range<usize>)>;
+
+fn service(raw: RawService, text: &str) -> Result<(ServiceSpec, Methods), ConfigError> {
     let listen = parse_addr(&raw.listen, "listen")?;
     let protocol = match raw.protocol.as_deref().unwrap_or("tcp") {
         "tcp" | "TCP" => Protocol::Tcp,
@@ -413,6 +457,7 @@ fn service(raw: RawService) -> Result<ServiceSpec, ConfigError> {
         false,
     )?;
     s.health = raw.health.map(|h| health(h, &name)).transpose()?;
+    let mut methods = Methods::new();
     for r in raw.real {
         let addr = parse_addr(&r.address, &format!("{name}: real"))?;
         let weight = r.weight.unwrap_or(1);
@@ -422,6 +467,33 @@ fn service(raw: RawService) -> Result<ServiceSpec, ConfigError> {
         if s.reals.iter().any(|x| x.addr == addr) {
             return err(format!("{name}: real {addr} listed twice"));
         }
+        if let Some(f) = r.forward {
+            let method = match f.get_ref().as_str() {
+                "nat" | "masq" => Forward::Nat,
+                "dr" | "route" => Forward::Dr,
+                "tun" | "ipip" => Forward::Tun,
+                other => {
+                    return err_at(
+                        text,
+                        f.span(),
+                        format!("{name}: real {addr}: forward {other:?} (nat, dr or tun)"),
+                    );
+                }
+            };
+            if method != Forward::Nat && addr.port() != listen.port() {
+                return err_at(
+                    text,
+                    f.span(),
+                    format!(
+                        "{name}: real {addr}: forward = {:?} keeps the virtual port {} \
+                         (only nat can change it)",
+                        f.get_ref(),
+                        listen.port()
+                    ),
+                );
+            }
+            methods.push((addr, method, f.span()));
+        }
         s.reals.push(RealSpec {
             addr,
             weight,
@@ -429,17 +501,18 @@ fn service(raw: RawService) -> Result<ServiceSpec, ConfigError> {
             lower: r.lower.unwrap_or(0),
         });
     }
-    Ok(s)
+    Ok((s, methods))
 }
 
-impl Config {
-    /// Parse and validate a configuration file's text.
+impl ConfigFile {
+    /// Parse and validate a configuration file's text, in either mode.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim().to_owned()))?;
+        let mut plane = parse_plane(raw.mode, raw.interface, raw.tunnel_source, text)?;
         let mut services: Vec<ServiceSpec> = Vec::new();
         for rs in raw.service {
-            let s = service(rs)?;
+            let (s, methods) = service(rs, text)?;
             if services.iter().any(|o| o.key == s.key) {
                 return err(format!(
                     "service {} {} defined twice",
@@ -447,21 +520,95 @@ impl Config {
                     s.key.1
                 ));
             }
+            match &mut plane {
+                DataPlane::Proxy => {
+                    if let Some((addr, f, span)) = methods.into_iter().find(|m| m.1 != Forward::Nat)
+                    {
+                        return err_at(
+                            text,
+                            span,
+                            format!(
+                                "service {} {}: real {addr}: forward {:?} needs mode = \"packet\" \
+                                 (proxy mode forwards by masquerading only)",
+                                s.key.0.label(),
+                                s.key.1,
+                                forward_label(f)
+                            ),
+                        );
+                    }
+                }
+                DataPlane::Packet(p) => {
+                    let v4 = s.key.1.is_ipv4() && s.reals.iter().all(|r| r.addr.is_ipv4());
+                    if !v4 || s.key.1.ip().is_unspecified() {
+                        return err(format!(
+                            "service {} {}: packet mode takes IPv4 virtual and real addresses \
+                             (ARP; no neighbour discovery for IPv6 yet) and a specific VIP",
+                            s.key.0.label(),
+                            s.key.1
+                        ));
+                    }
+                    if s.proxy_protocol {
+                        return err(format!(
+                            "service {} {}: proxy_protocol is for proxy mode",
+                            s.key.0.label(),
+                            s.key.1
+                        ));
+                    }
+                    for (addr, f, _) in methods {
+                        p.forward.insert((s.key, addr), f);
+                    }
+                }
+            }
             services.push(s);
         }
-        Ok(Self {
+        let config = Config {
             control: raw.control,
             time_wait: seconds(raw.time_wait, 120.0, "time_wait", true)?,
             drain_timeout: seconds(raw.drain_timeout, 10.0, "drain_timeout", true)?,
             services,
-        })
+        };
+        Ok(Self { config, plane })
     }
 
-    /// Read and parse a file.
+    /// Read and parse a file; errors start with `FILE:` (and `FILE:LINE:` where the setting
+    /// has a place).
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+        Self::parse(&text).map_err(|e| {
+            let at =
+                e.0.strip_prefix("line ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .filter(|(n, _)| n.parse::<usize>().is_ok());
+            match at {
+                Some((n, msg)) => ConfigError(format!("{}:{n}: {msg}", path.display())),
+                None => ConfigError(format!("{}: {}", path.display(), e.0)),
+            }
+        })
+    }
+}
+
+impl Config {
+    /// Parse and validate a proxy-mode configuration file's text (a packet-mode file is an
+    /// error here: read it with [`ConfigFile::parse`]).
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let f = ConfigFile::parse(text)?;
+        match f.plane {
+            DataPlane::Proxy => Ok(f.config),
+            DataPlane::Packet(_) => err("mode = \"packet\": this reader takes proxy-mode files"),
+        }
+    }
+
+    /// Read and parse a proxy-mode file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let f = ConfigFile::load(path)?;
+        match f.plane {
+            DataPlane::Proxy => Ok(f.config),
+            DataPlane::Packet(_) => err(format!(
+                "{}: mode = \"packet\": this reader takes proxy-mode files",
+                path.display()
+            )),
+        }
     }
 
     /// The control socket path to use.

@@ -13,6 +13,8 @@
 //! * [`splice`]: bounded, half-close-aware byte pumping; the PROXY v2 header.
 //! * [`probe`]: health probes run non-blockingly in the loop.
 //! * [`daemon`]: the mio loop tying it together (signals: SIGTERM drains, SIGHUP reloads).
+//! * [`packet`]: packet mode (`mode = "packet"`): AF_PACKET on an interface and the
+//!   `lvs-core` director forwarding by NAT, DR or TUN per real server.
 //! * [`demo`]: `lvsd --demo`, a self-contained tour.
 //! * [`import`], [`import_lvscf`], [`import_keepalived`]: Piranha `lvs.cf` and keepalived.conf
 //!   importers.
@@ -29,10 +31,11 @@ pub mod demo;
 pub mod import;
 pub mod import_keepalived;
 pub mod import_lvscf;
+pub mod packet;
 pub mod probe;
 pub mod realserver;
 pub mod splice;
 pub mod table;
 
-pub use config::Config;
+pub use config::{Config, ConfigFile, DataPlane};
 pub use daemon::{Daemon, StopHandle, control_request};

@@ -7,16 +7,16 @@ use std::path::Path;
 
 use lvs_core::Instant;
 use mio::Interest;
-use mio::net::UnixListener;
+use mio::net::{UnixListener, UnixStream};
 
-use super::{Ctl, Daemon, Entry};
+use super::{Daemon, Entry};
 use crate::lvsd::admin::{self, Command, ConnRow, ListFormat, MAX_REQUEST};
 
 /// IPVS's default timeout of an ESTABLISHED TCP entry, shown as the expiry of an open
 /// connection counted from its last traffic (lvsd itself does not close idle connections).
 const TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub(super) fn bind_control(path: &Path) -> Result<UnixListener, String> {
+pub(crate) fn bind_control(path: &Path) -> Result<UnixListener, String> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(format!(
@@ -34,6 +34,82 @@ pub(super) fn bind_control(path: &Path) -> Result<UnixListener, String> {
     Ok(l)
 }
 
+/// One lvsadm connection on the control socket: read the request to EOF, run it, write the
+/// reply, close. Shared by the proxy and the packet daemon.
+#[derive(Debug)]
+pub(crate) struct Ctl {
+    pub(crate) sock: UnixStream,
+    request: Vec<u8>,
+    reply: Vec<u8>,
+    sent: usize,
+    replying: bool,
+}
+
+/// What [`Ctl::read`] found.
+pub(crate) enum CtlStep {
+    /// The request is not complete yet.
+    Pending,
+    /// The whole request: run it and [`Ctl::reply`] the result.
+    Run(Vec<u8>),
+    /// Writing the reply (already set).
+    Write,
+    /// The connection failed: close it.
+    Close,
+}
+
+impl Ctl {
+    pub(crate) fn new(sock: UnixStream) -> Self {
+        Self {
+            sock,
+            request: Vec::new(),
+            reply: Vec::new(),
+            sent: 0,
+            replying: false,
+        }
+    }
+
+    /// Read what has arrived.
+    pub(crate) fn read(&mut self) -> CtlStep {
+        if self.replying {
+            return CtlStep::Write;
+        }
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.sock.read(&mut chunk) {
+                Ok(0) => return CtlStep::Run(core::mem::take(&mut self.request)),
+                Ok(n) if self.request.len() + n > MAX_REQUEST => {
+                    self.request.clear();
+                    self.reply("ERR request too large\n".into());
+                    return CtlStep::Write;
+                }
+                Ok(n) => self.request.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return CtlStep::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return CtlStep::Close,
+            }
+        }
+    }
+
+    /// Set the reply to write.
+    pub(crate) fn reply(&mut self, reply: String) {
+        self.reply = reply.into_bytes();
+        self.replying = true;
+    }
+
+    /// Write the reply; `true` when the connection is finished (all written, or failed).
+    pub(crate) fn write(&mut self) -> bool {
+        while self.sent < self.reply.len() {
+            match self.sock.write(&self.reply[self.sent..]) {
+                Ok(n) if n > 0 => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => break,
+            }
+        }
+        true
+    }
+}
+
 impl Daemon {
     pub(super) fn accept_ctl(&mut self, slot: usize) {
         loop {
@@ -42,15 +118,8 @@ impl Daemon {
             };
             match l.accept() {
                 Ok((sock, _)) => {
-                    let ctl = Ctl {
-                        sock,
-                        request: Vec::new(),
-                        reply: Vec::new(),
-                        sent: 0,
-                        replying: false,
-                    };
                     let interest = Interest::READABLE | Interest::WRITABLE;
-                    let _ = self.insert(Entry::Ctl(Box::new(ctl)), interest);
+                    let _ = self.insert(Entry::Ctl(Box::new(Ctl::new(sock))), interest);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return,
@@ -62,52 +131,29 @@ impl Daemon {
         let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
             return;
         };
-        if !c.replying {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match c.sock.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) if c.request.len() + n > MAX_REQUEST => {
-                        c.request.clear();
-                        c.reply = b"ERR request too large\n".to_vec();
-                        c.replying = true;
-                        break;
-                    }
-                    Ok(n) => c.request.extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => {
-                        self.remove(slot);
-                        return;
-                    }
-                }
+        match c.read() {
+            CtlStep::Pending => return,
+            CtlStep::Close => {
+                self.remove(slot);
+                return;
             }
-            if !c.replying {
-                let request = core::mem::take(&mut c.request);
+            CtlStep::Write => {}
+            CtlStep::Run(request) => {
                 let reply = self.execute(&request, now);
                 let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
                     return;
                 };
-                c.reply = reply.into_bytes();
-                c.replying = true;
+                c.reply(reply);
             }
         }
         let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
             return;
         };
-        while c.sent < c.reply.len() {
-            match c.sock.write(&c.reply[c.sent..]) {
-                Ok(n) if n > 0 => c.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => break,
-            }
+        if c.write() {
+            self.remove(slot);
         }
-        self.remove(slot);
     }
 
-    /// Run a control request (see [`admin`](super::admin) for the protocol) and build the
-    /// reply.
     /// The open proxied connections and UDP flows as `-c` entries.
     fn conn_rows(&self, now: Instant) -> Vec<ConnRow> {
         let mut rows = Vec::new();
@@ -140,37 +186,49 @@ impl Daemon {
         rows
     }
 
+    /// Run a control request (see [`admin`](crate::lvsd::admin) for the protocol) and build
+    /// the reply.
     fn execute(&mut self, request: &[u8], now: Instant) -> String {
-        let Ok(text) = core::str::from_utf8(request) else {
-            return "ERR request is not UTF-8\n".into();
-        };
-        let mut out = String::new();
-        for (i, line) in text.lines().enumerate() {
-            let result = admin::parse_line(line).and_then(|cmd| match cmd {
-                None => Ok(()),
-                Some(cmd) => {
-                    let open = if cmd == Command::List(ListFormat::Connections) {
-                        self.conn_rows(now)
-                    } else {
-                        Vec::new()
-                    };
-                    let r = admin::apply(&mut self.table, &cmd, now, &open, &mut out);
-                    let opened = self.open_missing(now);
-                    self.close_stale(now);
-                    r.and(opened)
-                }
-            });
-            if let Err(e) = result {
-                let at = if text.lines().nth(1).is_some() {
-                    format!("line {}: ", i + 1)
-                } else {
-                    String::new()
-                };
-                return format!("ERR {at}{e}\n");
-            }
-        }
-        format!("OK\n{out}")
+        execute_lines(request, |cmd, out| {
+            let open = if *cmd == Command::List(ListFormat::Connections) {
+                self.conn_rows(now)
+            } else {
+                Vec::new()
+            };
+            let r = admin::apply(&mut self.table, cmd, now, &open, out);
+            let opened = self.open_missing(now);
+            self.close_stale(now);
+            r.and(opened)
+        })
     }
+}
+
+/// Run a request's lines in order with `run` (which appends listings to its `String`),
+/// stopping at the first error, and build the reply: `OK` and the output, or `ERR` with the
+/// message (and the failing line's number when the request has several).
+pub(crate) fn execute_lines(
+    request: &[u8],
+    mut run: impl FnMut(&Command, &mut String) -> Result<(), String>,
+) -> String {
+    let Ok(text) = core::str::from_utf8(request) else {
+        return "ERR request is not UTF-8\n".into();
+    };
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let result = admin::parse_line(line).and_then(|cmd| match cmd {
+            None => Ok(()),
+            Some(cmd) => run(&cmd, &mut out),
+        });
+        if let Err(e) = result {
+            let at = if text.lines().nth(1).is_some() {
+                format!("line {}: ", i + 1)
+            } else {
+                String::new()
+            };
+            return format!("ERR {at}{e}\n");
+        }
+    }
+    format!("OK\n{out}")
 }
 
 /// Send a request (one ipvsadm command per line) to lvsd's control socket and return the

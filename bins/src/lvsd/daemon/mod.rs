@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use lvs_core::Instant;
 use lvs_core::director::ESTIMATOR_PERIOD;
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -85,14 +85,6 @@ struct Flow {
     timeout: Duration,
 }
 
-struct Ctl {
-    sock: UnixStream,
-    request: Vec<u8>,
-    reply: Vec<u8>,
-    sent: usize,
-    replying: bool,
-}
-
 enum Entry {
     Tcp {
         key: SvcKey,
@@ -144,8 +136,8 @@ impl core::fmt::Debug for Daemon {
 mod control;
 mod udp;
 
-use control::bind_control;
 pub use control::control_request;
+pub(crate) use control::{Ctl, CtlStep, bind_control, execute_lines};
 
 impl Daemon {
     /// Set up the daemon for `cfg`: bind every virtual address and the control socket. With
