@@ -199,6 +199,7 @@ pub fn director_ops(data: &[u8]) {
                 idle: Duration::from_secs(5),
             }
         },
+        conn_reuse_mode: (setup >> 2) & 3,
         ..DirectorConfig::default()
     };
     let mut rng = rand_core_from(data);

@@ -931,3 +931,70 @@ fn one_packet_scheduling_and_ipvsadm_set_timeouts() {
     d.handle_timeout(Instant::from_secs(61));
     assert_eq!(d.conn_count(), 0);
 }
+
+/// `conn_reuse_mode`: a client that reuses its port after TIME_WAIT (NAT) or FIN_WAIT with no
+/// output (DR) gets a freshly scheduled connection; mode 0 and template-controlled
+/// connections keep the old real server.
+#[test]
+fn a_reused_client_port_is_scheduled_afresh_as_conn_reuse_mode_says() {
+    const FIN: u8 = TcpFlags::FIN;
+    let dest = |d: &mut Director, flags: u8, now: u64| -> IpAddr {
+        let mut f = tcp_v4_frame(client(9), 41000, VIP, 80, flags, b"");
+        fwd(d.process(Instant::from_secs(now), &mut f, 0)).0
+    };
+    let reply = |d: &mut Director, from: [u8; 4], flags: u8, now: u64| {
+        let mut f = tcp_v4_frame(from, 8080, client(9), 41000, flags, b"");
+        fwd(d.process(Instant::from_secs(now), &mut f, 0));
+    };
+    for (mode, forward, moves) in [
+        (1, Forward::Nat, true),
+        (0, Forward::Nat, false),
+        (1, Forward::Dr, false),
+        (3, Forward::Dr, true),
+    ] {
+        let mut d = director(DirectorConfig {
+            conn_reuse_mode: mode,
+            ..DirectorConfig::default()
+        });
+        let (svc, _, _) = web(&mut d, proto::TCP, None, forward);
+        let first = dest(&mut d, SYN, 0);
+        let rs = if first == ip(RS1) { RS1 } else { RS2 };
+        if forward == Forward::Nat {
+            // Full close seen both ways: SYN, SYN-ACK, ACK, FIN, FIN, ACK -> TIME_WAIT.
+            reply(&mut d, rs, SYN | ACK, 0);
+            dest(&mut d, ACK, 0);
+            dest(&mut d, FIN | ACK, 1);
+            reply(&mut d, rs, FIN | ACK, 1);
+            dest(&mut d, ACK, 1);
+        } else {
+            // DR sees the client only: ACK, FIN -> FIN_WAIT (no output).
+            dest(&mut d, ACK, 0);
+            dest(&mut d, FIN | ACK, 1);
+        }
+        let conns_before = d.service_stats(svc).unwrap().counters.conns;
+        let again = dest(&mut d, SYN, 2);
+        assert_eq!(again != first, moves, "mode {mode} {forward:?}");
+        assert_eq!(
+            d.service_stats(svc).unwrap().counters.conns,
+            conns_before + u64::from(moves),
+            "a rescheduled SYN is a new connection (mode {mode} {forward:?})"
+        );
+    }
+
+    // A connection controlled by a persistence template keeps its server.
+    let mut d = director(DirectorConfig::default());
+    web(
+        &mut d,
+        proto::TCP,
+        Some(Persistence::default()),
+        Forward::Nat,
+    );
+    let first = dest(&mut d, SYN, 0);
+    let rs = if first == ip(RS1) { RS1 } else { RS2 };
+    reply(&mut d, rs, SYN | ACK, 0);
+    dest(&mut d, ACK, 0);
+    dest(&mut d, FIN | ACK, 1);
+    reply(&mut d, rs, FIN | ACK, 1);
+    dest(&mut d, ACK, 1);
+    assert_eq!(dest(&mut d, SYN, 2), first);
+}

@@ -136,6 +136,11 @@ pub struct DirectorConfig {
     pub tunnel_source_v6: Option<IpAddr>,
     /// The `drop_packet` defence.
     pub drop_packet: DropPacket,
+    /// `conn_reuse_mode` (bitmap, kernel default 1): a SYN that finds an existing TCP
+    /// connection not controlled by a persistence template expires it and is scheduled
+    /// afresh when the connection is in TIME_WAIT or CLOSE (bit 1), or in FIN_WAIT with no
+    /// output (DR/TUN's last state, bit 2). 0 keeps the old real server for reused ports.
+    pub conn_reuse_mode: u8,
 }
 
 impl Default for DirectorConfig {
@@ -154,6 +159,7 @@ impl Default for DirectorConfig {
             mtu: 1500,
             tunnel_source_v6: None,
             drop_packet: DropPacket::Off,
+            conn_reuse_mode: 1,
         }
     }
 }

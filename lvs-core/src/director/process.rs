@@ -235,6 +235,12 @@ impl Director {
             vport: view.dst_port,
         };
         let mut existing = self.conns.lookup_in(&key);
+        if let Some(id) = existing
+            && self.reused(id, view)
+        {
+            self.expire_conn(id);
+            existing = None;
+        }
         if let Some(id) = existing {
             let real = RealId(self.conns.get(id).dest);
             if self
@@ -279,6 +285,28 @@ impl Director {
         self.transition(id, view, Direction::Input, now);
         let real = RealId(self.conns.get(id).dest);
         self.forward_in(frame, view, svc, real)
+    }
+
+    /// `conn_reuse_mode`: whether a SYN on connection `id` starts a new connection instead
+    /// (the client reused its port), as `is_new_conn_expected` decides in the kernel.
+    fn reused(&self, id: ConnId, view: &PacketView) -> bool {
+        let mode = self.config.conn_reuse_mode;
+        if mode == 0
+            || view.protocol != proto::TCP
+            || !view.tcp_flags().is_some_and(|f| f.has(TcpFlags::SYN))
+        {
+            return false;
+        }
+        let c = self.conns.get(id);
+        if c.control != u32::MAX || c.flags.has(ConnFlags::TEMPLATE) {
+            return false;
+        }
+        let state = TcpState::ALL[usize::from(c.state).min(10)];
+        match state {
+            TcpState::TimeWait | TcpState::Close => mode & 1 != 0,
+            TcpState::FinWait => mode & 2 != 0 && c.flags.has(ConnFlags::NO_OUTPUT),
+            _ => false,
+        }
     }
 
     fn count_new(&mut self, svc: ServiceId, real: RealId) {
