@@ -67,10 +67,17 @@ fn populated(flows: u32) -> (Director, Vec<Vec<u8>>) {
             Verdict::Forward { .. }
         ));
     }
-    // Hit-path frames: mid-stream ACKs, visited in a scattered order.
-    let step = 7919u32; // a prime: visits every flow once per pass
-    let frames: Vec<Vec<u8>> = (0..flows.min(1 << 16))
-        .map(|k| frame((k.wrapping_mul(step)) % flows, TcpFlags::ACK))
+    // Hit-path frames: mid-stream ACKs for every flow, visited in a scattered order (7919 is
+    // prime and coprime to the flow counts, so one pass touches each flow once: the 1 M case
+    // really works on a 1 M-flow table, not on a cache-sized subset).
+    let step = 7919u32;
+    let frames: Vec<Vec<u8>> = (0..flows)
+        .map(|k| {
+            frame(
+                (u64::from(k) * u64::from(step) % u64::from(flows)) as u32,
+                TcpFlags::ACK,
+            )
+        })
         .collect();
     (d, frames)
 }
