@@ -124,8 +124,8 @@ fn lvs_cf_refusals_name_file_and_line() {
             "lvs.cf:4: fwmark: firewall-mark services need the packet-mode director",
         ),
         (
-            &format!("{base} send_program = \"/bin/check %h\"\n}}\n"),
-            "lvs.cf:4: send_program: lvsd proxy mode does not run program checks",
+            &format!("{base} send_program = \"/bin/check 'unclosed\"\n}}\n"),
+            "lvs.cf:4: send_program: unterminated quote",
         ),
         (
             &format!("{base} use_regex = 1\n}}\n"),
@@ -276,8 +276,8 @@ fn keepalived_refusals_name_file_and_line() {
         ),
         (&format!("{vs} lb_kind TUN\n}}\n"), "k:2: lb_kind TUN"),
         (
-            &format!("{rs}  MISC_CHECK {{\n   misc_path /bin/true\n  }}\n }}\n}}\n"),
-            "k:3: MISC_CHECK: lvsd proxy mode does not run program checks",
+            &format!("{rs}  MISC_CHECK {{\n   misc_user nobody\n  }}\n }}\n}}\n"),
+            "k:4: MISC_CHECK: unsupported keyword \"misc_user\"",
         ),
         (
             &format!("{rs}  SSL_GET {{\n  }}\n }}\n}}\n"),

@@ -43,6 +43,10 @@ struct Args {
     /// Import the virtual_server blocks of a keepalived.conf.
     #[arg(short = 'f', long = "keepalived", value_name = "FILE")]
     keepalived: Option<PathBuf>,
+    /// The control socket (overrides the configuration's `control`; the way to place it for
+    /// an imported file, which has no such setting).
+    #[arg(long = "control", value_name = "SOCKET")]
+    control: Option<PathBuf>,
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
@@ -77,14 +81,15 @@ fn main() -> ExitCode {
         (None, Some(p)) => Some((p, Legacy::Keepalived)),
         (None, None) => None,
     };
-    // An imported file is not reloaded on SIGHUP (the reload reads TOML).
-    let (path, cfg, plane, reload) = if let Some((path, format)) = legacy {
+    // SIGHUP re-imports an imported file (proxy mode, the only mode an import yields).
+    let import_format = legacy.as_ref().map(|(_, f)| *f);
+    let (path, mut cfg, plane, reload) = if let Some((path, format)) = legacy {
         match import::load(&path, format) {
             Ok(imp) => {
                 for n in &imp.notes {
                     eprintln!("lvsd: {n}");
                 }
-                (path, imp.config, DataPlane::Proxy, None)
+                (path.clone(), imp.config, DataPlane::Proxy, Some(path))
             }
             Err(e) => {
                 eprintln!("lvsd: {e}");
@@ -104,6 +109,9 @@ fn main() -> ExitCode {
             }
         }
     };
+    if let Some(c) = args.control {
+        cfg.control = Some(c);
+    }
     if args.check {
         let mode = match &plane {
             DataPlane::Proxy => String::new(),
@@ -140,6 +148,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(format) = import_format {
+        daemon.set_import(format);
+    }
     match daemon.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

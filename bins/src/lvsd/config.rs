@@ -21,11 +21,13 @@
 //! connect_timeout = 5           # TCP: seconds to wait for the real server's accept
 //!
 //! [service.health]
-//! kind = "http"                 # tcp | http | send-expect | memcached
+//! kind = "http"                 # tcp | http | send-expect | memcached | program
 //! path = "/"                    # http
 //! status = 200                  # http (absent: any 2xx)
 //! send = "PING\r\n"             # send-expect (nanny escapes)
-//! expect = "+PONG"              # send-expect
+//! expect = "+PONG"              # send-expect; program: the first output line must be this
+//! command = "/usr/local/bin/check %h %p"  # program: %h address, %p port, %% a literal %
+//! dynamic = false               # program without expect: exit 2..255 sets weight exit-2
 //! port = 8081                   # probe a different port than the service port
 //! interval = 2.0                # seconds
 //! timeout = 1.0
@@ -49,7 +51,7 @@ use core::time::Duration;
 use std::path::PathBuf;
 
 use lvs_core::director::Forward;
-use lvs_core::health::{CheckConfig, HttpCheck, ProbeSpec, SendExpect};
+use lvs_core::health::{CheckConfig, HttpCheck, ProbeSpec, ProgramCheck, ProgramJudge, SendExpect};
 use lvs_core::service::Persistence;
 use lvs_sched::SchedFlags;
 use serde::Deserialize;
@@ -112,6 +114,9 @@ pub enum ProbeKind {
     SendExpect(SendExpect),
     /// memcached `version`.
     Memcached,
+    /// An external program (Piranha `send_program`, keepalived `MISC_CHECK`), its words not
+    /// yet expanded.
+    Program(ProgramCheck),
 }
 
 /// The health check of every real server of one service.
@@ -140,6 +145,7 @@ impl HealthSpec {
             ProbeKind::Http(h) => ProbeSpec::Http(h.clone()),
             ProbeKind::SendExpect(s) => ProbeSpec::SendExpect(s.clone()),
             ProbeKind::Memcached => ProbeSpec::Memcached,
+            ProbeKind::Program(p) => ProbeSpec::Program(p.clone()),
         };
         let mut c = CheckConfig::new(target, probe);
         c.interval = self.interval;
@@ -290,6 +296,8 @@ struct RawHealth {
     send: Option<String>,
     expect: Option<String>,
     port: Option<u16>,
+    command: Option<String>,
+    dynamic: Option<bool>,
     interval: Option<f64>,
     timeout: Option<f64>,
     rise: Option<u32>,
@@ -383,9 +391,10 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
             ))
         }
         "memcached" => ProbeKind::Memcached,
+        "program" => program(&raw, svc)?,
         other => {
             return err(format!(
-                "{svc}: health kind {other:?} (known: tcp http send-expect memcached)"
+                "{svc}: health kind {other:?} (known: tcp http send-expect memcached program)"
             ));
         }
     };
@@ -401,6 +410,29 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
         return err(format!("{svc}: health rise and fall must be at least 1"));
     }
     Ok(h)
+}
+
+/// A `kind = "program"` check: `command` is required; with `expect` the first output line
+/// decides (nanny), else the exit status does (keepalived `MISC_CHECK`, `dynamic` weights).
+fn program(raw: &RawHealth, svc: &str) -> Result<ProbeKind, ConfigError> {
+    let Some(command) = raw.command.as_deref() else {
+        return err(format!("{svc}: health kind \"program\" needs a command"));
+    };
+    let judge = match (&raw.expect, raw.dynamic) {
+        (Some(_), Some(true)) => {
+            return err(format!(
+                "{svc}: health.dynamic takes weights from the exit status; it cannot be \
+                 combined with expect"
+            ));
+        }
+        (Some(e), _) => ProgramJudge::Output(e.clone()),
+        (None, d) => ProgramJudge::ExitCode {
+            dynamic: d.unwrap_or(false),
+        },
+    };
+    ProgramCheck::parse(command, judge)
+        .map(ProbeKind::Program)
+        .map_err(|e| ConfigError(format!("{svc}: health.command: {e}")))
 }
 
 /// One service and the forwarding method each of its real servers asked for (with the place

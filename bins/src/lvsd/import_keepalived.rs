@@ -8,23 +8,26 @@
 //! quiesces a failed server to weight 0), `TCP_CHECK` and `HTTP_GET` with `connect_timeout`
 //! (probe timeout, default 5 s), `connect_port`, `retry`/`nb_get_retry` (fall = retry + 1,
 //! default retry 1), and for `HTTP_GET` one `url { path status_code digest }` and
-//! `virtualhost`. lvsd runs one check per service, so every real server of a service must
-//! carry the same check (or none at all).
+//! `virtualhost`; `MISC_CHECK` with `misc_path` (the command line; keepalived does not expand
+//! anything in it, so a literal `%` is kept as `%%`), `misc_timeout` (default the
+//! `delay_loop`) and `misc_dynamic` (exit 0 = up, 1 = down, 2..255 = up with weight
+//! status − 2). lvsd runs one check per service, so every real server of a service must
+//! carry the same check (or none at all); for `MISC_CHECK` the real server's own address
+//! written in `misc_path` (as a whole word) counts as the same, and is passed as `%h`.
 //!
 //! Noted and left out: `delay_before_retry` (lvsd retries at the `delay_loop` interval),
 //! `global_defs`, and every `vrrp_*` block (they belong to lvs-vrrpd, which reads the same
 //! file). `include FILE` reads another file, relative to the including one (no wildcards).
 //!
 //! Refused with `FILE:LINE`: `lb_kind DR|TUN` (lvsd is proxy mode only), `fwmark` and
-//! `group` virtual servers, `MISC_CHECK` (lvsd proxy mode does not run program checks),
-//! `SSL_GET`, `SMTP_CHECK`, `DNS_CHECK`, `BFD_CHECK`, `sorry_server`, and any other keyword.
+//! `group` virtual servers, `SSL_GET`, `SMTP_CHECK`, `DNS_CHECK`, `BFD_CHECK`, `sorry_server`, and any other keyword.
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
-use lvs_core::health::HttpCheck;
 use lvs_core::health::judge::parse_digest;
+use lvs_core::health::{HttpCheck, ProgramCheck, ProgramJudge};
 use lvs_core::service::Persistence;
 
 use super::config::{HealthSpec, ProbeKind, Protocol, RealSpec, ServiceSpec, parse_netmask};
@@ -87,7 +90,8 @@ impl Src<'_> {
 struct Check {
     kind: ProbeKind,
     port: Option<u16>,
-    timeout: Duration,
+    /// `None`: the `delay_loop` (a `MISC_CHECK` without `misc_timeout`).
+    timeout: Option<Duration>,
     retry: u32,
 }
 
@@ -114,7 +118,7 @@ fn check(src: &Src<'_>, s: &Stmt, out: &mut Imported) -> Result<Check, ImportErr
     let mut c = Check {
         kind: ProbeKind::Tcp,
         port: None,
-        timeout: Duration::from_secs(5),
+        timeout: Some(Duration::from_secs(5)),
         retry: 1,
     };
     let mut urls = 0;
@@ -129,7 +133,7 @@ fn check(src: &Src<'_>, s: &Stmt, out: &mut Imported) -> Result<Check, ImportErr
             }
             ("virtualhost", Some(h)) => h.host = Some(src.one(k)?.to_owned()),
             ("connect_timeout", _) => {
-                c.timeout = secs(src.one(k)?, "connect_timeout", src.file, k.line)?;
+                c.timeout = Some(secs(src.one(k)?, "connect_timeout", src.file, k.line)?);
             }
             ("connect_port", _) => {
                 c.port = Some(number(src.one(k)?, "connect_port", src.file, k.line)?);
@@ -154,6 +158,70 @@ fn check(src: &Src<'_>, s: &Stmt, out: &mut Imported) -> Result<Check, ImportErr
         c.kind = ProbeKind::Http(h);
     }
     Ok(c)
+}
+
+/// `MISC_CHECK { misc_path misc_timeout misc_dynamic }` of the real server at `real`.
+fn misc_check(src: &Src<'_>, s: &Stmt, real: IpAddr) -> Result<Check, ImportError> {
+    let mut path: Option<String> = None;
+    let mut timeout = None;
+    let mut dynamic = false;
+    let mut retry = 1;
+    for k in src.block(s, 0)? {
+        match k.key() {
+            "misc_path" => {
+                if k.args().is_empty() || k.block.is_some() {
+                    return Err(src.err(k.line, "misc_path takes a command line"));
+                }
+                path = Some(k.args().join(" "));
+            }
+            "misc_timeout" => {
+                timeout = Some(secs(src.one(k)?, "misc_timeout", src.file, k.line)?);
+            }
+            "misc_dynamic" => {
+                if !k.args().is_empty() || k.block.is_some() {
+                    return Err(src.err(k.line, "misc_dynamic takes no value"));
+                }
+                dynamic = true;
+            }
+            "retry" | "nb_get_retry" => retry = number(src.one(k)?, k.key(), src.file, k.line)?,
+            key => {
+                return Err(src.err(k.line, format!("MISC_CHECK: unsupported keyword {key:?}")));
+            }
+        }
+    }
+    let path = path.ok_or_else(|| src.err(s.line, "MISC_CHECK needs misc_path"))?;
+    let template = misc_template(&path, real);
+    let program = ProgramCheck::parse(&template, ProgramJudge::ExitCode { dynamic })
+        .map_err(|e| src.err(s.line, format!("misc_path: {e}")))?;
+    Ok(Check {
+        kind: ProbeKind::Program(program),
+        port: None,
+        timeout,
+        retry,
+    })
+}
+
+/// keepalived's literal `misc_path` as a check template: `%` doubled, and the real server's
+/// address where it stands alone (not inside a longer address or name) replaced by `%h`.
+fn misc_template(path: &str, real: IpAddr) -> String {
+    let escaped = path.replace('%', "%%");
+    let ip = real.to_string();
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == ':';
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(i) = rest.find(&ip) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + ip.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part) || after.is_some_and(part) {
+            out.push_str(&ip);
+        } else {
+            out.push_str("%h");
+        }
+        rest = &rest[i + ip.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn real_server(
@@ -184,17 +252,16 @@ fn real_server(
                 chk = Some((k.line, check(src, k, out)?));
             }
             "MISC_CHECK" => {
-                return Err(src.err(
-                    k.line,
-                    "MISC_CHECK: lvsd proxy mode does not run program checks; use TCP_CHECK \
-                     or HTTP_GET",
-                ));
+                if chk.is_some() {
+                    return Err(src.err(k.line, "lvsd runs one check per real server"));
+                }
+                chk = Some((k.line, misc_check(src, k, addr.ip())?));
             }
             key @ ("SSL_GET" | "SMTP_CHECK" | "DNS_CHECK" | "BFD_CHECK" | "UDP_CHECK"
             | "PING_CHECK" | "FILE_CHECK") => {
                 return Err(src.err(
                     k.line,
-                    format!("{key}: lvsd checks with TCP_CHECK or HTTP_GET only"),
+                    format!("{key}: lvsd checks with TCP_CHECK, HTTP_GET or MISC_CHECK only"),
                 ));
             }
             key => {
@@ -306,7 +373,7 @@ fn virtual_server(src: &Src<'_>, s: &Stmt, out: &mut Imported) -> Result<(), Imp
             kind: c.kind.clone(),
             port: c.port,
             interval,
-            timeout: c.timeout,
+            timeout: c.timeout.unwrap_or(interval),
             rise: 1,
             fall: c.retry.saturating_add(1),
         });
@@ -422,6 +489,32 @@ mod tests {
         assert_eq!((h.port, h.rise, h.fall), (Some(81), 1, 3));
         assert_eq!(h.interval, Duration::from_secs(3));
         assert_eq!(h.timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn misc_check_per_server_address_becomes_one_template() {
+        let rs = |ip: &str| {
+            format!(
+                " real_server {ip} 80 {{\n  MISC_CHECK {{\n   misc_path \"/bin/chk {ip} \
+                 10.0.0.10 50%\"\n   misc_dynamic\n  }}\n }}\n"
+            )
+        };
+        let t = format!(
+            "virtual_server 127.0.0.1 80 {{\n delay_loop 4\n{}{}}}\n",
+            rs("10.0.0.1"),
+            rs("10.0.0.2")
+        );
+        let c = import(&t, "k").unwrap().config;
+        let h = c.services[0].health.clone().unwrap();
+        let ProbeKind::Program(p) = &h.kind else {
+            panic!("a program check expected: {h:?}");
+        };
+        // The first real server's address is the template's %h; a longer address that
+        // merely starts with it stays, and a literal % is kept.
+        assert_eq!(p.argv, ["/bin/chk", "%h", "10.0.0.10", "50%%"]);
+        assert_eq!(p.judge, ProgramJudge::ExitCode { dynamic: true });
+        // No misc_timeout: the delay_loop.
+        assert_eq!(h.timeout, Duration::from_secs(4));
     }
 
     #[test]

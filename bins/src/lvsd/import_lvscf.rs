@@ -28,7 +28,9 @@
 //! What maps: `address` (the device word is noted: lvsd binds the VIP, it does not add it),
 //! `port`, `protocol`, `scheduler`, `persistent`, `pmask`, `send`/`expect` (nanny's escapes
 //! are kept for the checker; with neither, nanny's defaults apply: an HTTP request on port
-//! 80, a connect elsewhere), `timeout` (probe timeout), `reentry` (seconds a server must keep
+//! 80, a connect elsewhere), `send_program` (a program run for each real server with `%h`
+//! replaced by its address; the first line it prints must equal `expect`, default `OK`, as
+//! nanny judges it; `send` is then unused), `timeout` (probe timeout), `reentry` (seconds a server must keep
 //! passing before it returns: rise = reentry / interval, rounded up), `quiesce_server` (lvsd
 //! always quiesces a dead server to weight 0), `use_regex = 0`, `load_monitor = none`,
 //! `active = 0` (the service or server is left out, with a note), and each server's
@@ -42,14 +44,13 @@
 //! no NAT gateway); `network` is recorded in [`Imported::forwarding`], and forwarding is proxy.
 //!
 //! What is refused: `fwmark` services (a firewall mark is a packet-mode idea; proxy mode
-//! listens on an address and port), `send_program` (lvsd proxy mode does not run program
-//! checks), `use_regex = 1`, a `load_monitor` other than `none`, `service` other than `lvs`,
+//! listens on an address and port), `use_regex = 1`, a `load_monitor` other than `none`, `service` other than `lvs`,
 //! and any key lvsd does not know.
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
-use lvs_core::health::SendExpect;
+use lvs_core::health::{ProgramCheck, ProgramJudge, SendExpect};
 use lvs_core::service::Persistence;
 
 use super::config::{HealthSpec, ProbeKind, Protocol, RealSpec, ServiceSpec, parse_netmask};
@@ -360,6 +361,7 @@ struct Virtual {
     pmask: Option<(usize, String)>,
     send: Option<String>,
     expect: Option<String>,
+    program: Option<(usize, String)>,
     timeout: Option<Duration>,
     reentry: Option<Duration>,
     active: bool,
@@ -434,13 +436,7 @@ fn virtual_entry(
                     .into(),
             ));
         }
-        "send_program" => {
-            return Err(bad(
-                "send_program: lvsd proxy mode does not run program checks yet; use \
-                 send/expect"
-                    .into(),
-            ));
-        }
+        "send_program" => v.program = Some((e.line, e.value.clone())),
         k => return Err(bad(format!("unknown virtual server setting {k:?}"))),
     }
     Ok(())
@@ -492,7 +488,15 @@ fn virtual_service(b: &Block, out: &mut Imported, file: &str) -> Result<(), Impo
         }
     }
     let probe = SendExpect::nanny(port, v.send.as_deref(), v.expect.as_deref(), false);
-    let kind = if probe.send.is_empty() && probe.expect.is_none() {
+    let kind = if let Some((line, command)) = &v.program {
+        let expect = v.expect.clone().unwrap_or_else(|| "OK".to_owned());
+        let program = ProgramCheck::parse(command, ProgramJudge::Output(expect))
+            .map_err(|e| ImportError::new(file, *line, format!("send_program: {e}")))?;
+        if v.send.is_some() {
+            out.note(file, *line, "send is not used with send_program");
+        }
+        ProbeKind::Program(program)
+    } else if probe.send.is_empty() && probe.expect.is_none() {
         ProbeKind::Tcp
     } else {
         ProbeKind::SendExpect(probe)
@@ -572,5 +576,18 @@ mod tests {
         let t = "virtual a {\n address = 127.0.0.1\n port = 25\n}\n";
         let c = import(t, "f").unwrap().config;
         assert_eq!(c.services[0].health.as_ref().unwrap().kind, ProbeKind::Tcp);
+    }
+
+    #[test]
+    fn send_program_is_a_program_check_judged_by_its_output() {
+        let t = "virtual a {\n address = 127.0.0.1\n port = 25\n \
+                 send_program = \"/usr/bin/check --host %h\"\n}\n";
+        let c = import(t, "f").unwrap().config;
+        let h = c.services[0].health.as_ref().unwrap();
+        let ProbeKind::Program(p) = &h.kind else {
+            panic!("a program check expected: {h:?}");
+        };
+        assert_eq!(p.argv, ["/usr/bin/check", "--host", "%h"]);
+        assert_eq!(p.judge, ProgramJudge::Output("OK".into()));
     }
 }

@@ -1,19 +1,34 @@
 //! Running the health probes the checker asks for, non-blockingly, in the daemon's own loop:
 //! a non-blocking connect, an optional request, a bounded read, and a pure judge from
-//! [`lvs_core::health::judge`].
+//! [`lvs_core::health::judge`]; or an external program (Piranha `send_program`, keepalived
+//! `MISC_CHECK`) run as a child process whose standard output is read through a non-blocking
+//! pipe.
+//!
+//! A program probe's child runs in its own process group. When the probe is dropped before
+//! the child has been reaped (its deadline passed, or a reload dropped it) the whole group is
+//! killed with `SIGKILL` and the child is reaped at once, so no probe leaves a zombie.
 
 use std::io::{self, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 
 use lvs_core::Instant;
 use lvs_core::health::judge::{self, MEMCACHED_VERSION};
-use lvs_core::health::{FailReason, HttpCheck, ProbeResult, ProbeSpec};
+use lvs_core::health::{FailReason, HttpCheck, ProbeResult, ProbeSpec, ProgramCheck, ProgramJudge};
+use mio::event::Source;
 use mio::net::TcpStream;
+use mio::unix::pipe::Receiver;
+use mio::{Interest, Registry, Token};
 
 use super::table::ProbeRequest;
 
 /// The most response bytes a probe reads (HTTP bodies beyond are not needed for status and
 /// are cut; a digest check over a longer body fails).
 pub const MAX_RESPONSE: usize = 64 * 1024;
+
+/// The most bytes of a program's standard output that are kept (only the first line is
+/// judged); anything beyond is read and discarded so the program never blocks on a full pipe.
+pub const MAX_PROGRAM_OUTPUT: usize = 4096;
 
 #[derive(Debug, Clone)]
 enum Goal {
@@ -29,15 +44,10 @@ enum Goal {
     Memcached,
 }
 
-/// One probe in flight.
+/// A TCP probe's socket and progress.
 #[derive(Debug)]
-pub struct Probe {
-    /// The check it reports to.
-    pub check: u32,
-    /// The socket.
-    pub sock: TcpStream,
-    /// When the checker gives up on it (the daemon drops it then).
-    pub deadline: Instant,
+struct TcpProbe {
+    sock: TcpStream,
     connected: bool,
     request: Vec<u8>,
     written: usize,
@@ -45,9 +55,37 @@ pub struct Probe {
     goal: Goal,
 }
 
+/// A program probe's child process and what it printed so far.
+#[derive(Debug)]
+struct ProgramRun {
+    child: Child,
+    reaped: bool,
+    stdout: Receiver,
+    out: Vec<u8>,
+    eof: bool,
+    judge: ProgramJudge,
+}
+
+#[derive(Debug)]
+enum Io {
+    Tcp(TcpProbe),
+    Program(ProgramRun),
+}
+
+/// One probe in flight. It is a [`mio::event::Source`]: the daemon registers it for
+/// readiness (the socket of a TCP probe, the stdout pipe of a program probe).
+#[derive(Debug)]
+pub struct Probe {
+    /// The check it reports to.
+    pub check: u32,
+    /// When the checker gives up on it (the daemon drops it then).
+    pub deadline: Instant,
+    io: Io,
+}
+
 impl Probe {
-    /// Start a probe: a non-blocking connect to the target. `Err` is the immediate result when
-    /// it cannot even start (the caller reports it).
+    /// Start a probe: a non-blocking connect to the target, or a program spawned. `Err` is the
+    /// immediate result when it cannot even start (the caller reports it).
     pub fn start(req: &ProbeRequest) -> Result<Self, ProbeResult> {
         let (request, goal) = match &req.probe {
             ProbeSpec::Tcp => (Vec::new(), Goal::Connect),
@@ -64,6 +102,13 @@ impl Probe {
             },
             ProbeSpec::Http(h) => (judge::http_request(h, req.target), Goal::Http(h.clone())),
             ProbeSpec::Memcached => (MEMCACHED_VERSION.to_vec(), Goal::Memcached),
+            ProbeSpec::Program(p) => {
+                return Ok(Self {
+                    check: req.id,
+                    deadline: req.deadline,
+                    io: Io::Program(ProgramRun::spawn(p)?),
+                });
+            }
             other => {
                 tracing::warn!("probe kind {other:?} is not run by lvsd");
                 return Err(ProbeResult::Fail(FailReason::Io));
@@ -73,18 +118,146 @@ impl Probe {
             TcpStream::connect(req.target).map_err(|_| ProbeResult::Fail(FailReason::Connect))?;
         Ok(Self {
             check: req.id,
-            sock,
             deadline: req.deadline,
-            connected: false,
-            request,
-            written: 0,
-            response: Vec::new(),
-            goal,
+            io: Io::Tcp(TcpProbe {
+                sock,
+                connected: false,
+                request,
+                written: 0,
+                response: Vec::new(),
+                goal,
+            }),
         })
+    }
+
+    /// Whether this probe runs a program (its exit is not signalled by readiness once its
+    /// output has ended, so the daemon also calls [`Probe::advance`] from its periodic sweep).
+    pub fn is_program(&self) -> bool {
+        matches!(self.io, Io::Program(_))
     }
 
     /// Make progress after readiness. `Some(result)` when the probe is finished.
     pub fn advance(&mut self) -> Option<ProbeResult> {
+        match &mut self.io {
+            Io::Tcp(t) => t.advance(),
+            Io::Program(p) => p.advance(),
+        }
+    }
+}
+
+impl Source for Probe {
+    fn register(&mut self, reg: &Registry, token: Token, interest: Interest) -> io::Result<()> {
+        match &mut self.io {
+            Io::Tcp(t) => t.sock.register(reg, token, interest),
+            Io::Program(p) => p.stdout.register(reg, token, interest),
+        }
+    }
+
+    fn reregister(&mut self, reg: &Registry, token: Token, interest: Interest) -> io::Result<()> {
+        match &mut self.io {
+            Io::Tcp(t) => t.sock.reregister(reg, token, interest),
+            Io::Program(p) => p.stdout.reregister(reg, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, reg: &Registry) -> io::Result<()> {
+        match &mut self.io {
+            Io::Tcp(t) => t.sock.deregister(reg),
+            Io::Program(p) => p.stdout.deregister(reg),
+        }
+    }
+}
+
+impl ProgramRun {
+    /// Spawn the (already expanded) program in its own process group, standard output piped,
+    /// standard input and error on `/dev/null`.
+    fn spawn(p: &ProgramCheck) -> Result<Self, ProbeResult> {
+        let abnormal = ProbeResult::Fail(FailReason::ProgramAbnormal);
+        let Some((prog, args)) = p.argv.split_first() else {
+            return Err(abnormal);
+        };
+        let mut child = Command::new(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                tracing::warn!("health program {prog:?}: {e}");
+                abnormal
+            })?;
+        let Some(pipe) = child.stdout.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(abnormal);
+        };
+        let run = Self {
+            child,
+            reaped: false,
+            stdout: Receiver::from(pipe),
+            out: Vec::new(),
+            eof: false,
+            judge: p.judge.clone(),
+        };
+        // On error `run` is dropped, which kills and reaps the child.
+        run.stdout.set_nonblocking(true).map_err(|_| abnormal)?;
+        Ok(run)
+    }
+
+    /// Read what is available (keeping at most [`MAX_PROGRAM_OUTPUT`] bytes), then judge if
+    /// the child has exited.
+    fn advance(&mut self) -> Option<ProbeResult> {
+        self.drain();
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.reaped = true;
+                // Everything the child wrote before exiting is in the pipe now.
+                self.drain();
+                Some(judge::judge_program(status.code(), &self.out, &self.judge))
+            }
+            Ok(None) => None,
+            Err(_) => Some(ProbeResult::Fail(FailReason::ProgramAbnormal)),
+        }
+    }
+
+    fn drain(&mut self) {
+        let mut buf = [0u8; 4096];
+        while !self.eof {
+            match self.stdout.read(&mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    let room = MAX_PROGRAM_OUTPUT - self.out.len();
+                    self.out.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.eof = true,
+            }
+        }
+    }
+}
+
+impl Drop for ProgramRun {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // Not reaped yet, so the pid (the group's id) cannot have been reused: kill the whole
+        // group (the program and anything it started), then reap the child.
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TcpProbe {
+    fn advance(&mut self) -> Option<ProbeResult> {
         if !self.connected {
             match self.sock.take_error() {
                 Ok(Some(_)) | Err(_) => return Some(ProbeResult::Fail(FailReason::Connect)),

@@ -21,6 +21,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::config::{Config, Protocol, SvcKey};
+use super::import::{self, Legacy};
 use super::probe::Probe;
 use super::splice::{Pipe, proxy_v2_header};
 use super::table::{Binding, Counters, Table};
@@ -112,6 +113,8 @@ pub struct Daemon {
     free: Vec<usize>,
     listeners: HashMap<SvcKey, usize>,
     config_path: Option<PathBuf>,
+    /// The reload file is in this legacy format and is re-imported (else it is TOML).
+    import: Option<Legacy>,
     control_path: PathBuf,
     drain_timeout: Duration,
     signals: Option<Signals>,
@@ -157,6 +160,7 @@ impl Daemon {
             free: Vec::new(),
             listeners: HashMap::new(),
             config_path,
+            import: None,
             control_path: cfg.control_path(),
             drain_timeout: cfg.drain_timeout,
             signals: None,
@@ -183,6 +187,13 @@ impl Daemon {
             d.signals = Some(s);
         }
         Ok(d)
+    }
+
+    /// Reload by re-importing the configuration file as a legacy file of this format
+    /// (`lvsd --lvs-cf FILE` or `-f keepalived.conf`) instead of reading it as TOML. The
+    /// re-imported services keep the running control socket.
+    pub fn set_import(&mut self, format: Legacy) {
+        self.import = Some(format);
     }
 
     /// A handle that stops [`Daemon::run`] from another thread.
@@ -219,7 +230,7 @@ impl Daemon {
                 reg.register(&mut c.backend, token(slot, 1), interest)?;
             }
             Entry::Flow(f) => reg.register(&mut f.sock, token(slot, 0), interest)?,
-            Entry::Probe(p) => reg.register(&mut p.sock, token(slot, 0), interest)?,
+            Entry::Probe(p) => reg.register(&mut **p, token(slot, 0), interest)?,
             Entry::Control(l) => reg.register(l, token(slot, 0), interest)?,
             Entry::Ctl(c) => reg.register(&mut c.sock, token(slot, 0), interest)?,
         }
@@ -299,7 +310,8 @@ impl Daemon {
         Ok(())
     }
 
-    /// Re-read the configuration file and switch to it atomically: on any error (parse,
+    /// Re-read (or re-import, see [`Daemon::set_import`]) the configuration file and switch to
+    /// it atomically: on any error (parse,
     /// scheduler, bind) the running configuration stays. Established connections and UDP
     /// flows are kept and counted on the same real server when it still exists.
     pub fn reload(&mut self, now: Instant) -> Result<(), String> {
@@ -307,7 +319,18 @@ impl Daemon {
             .config_path
             .clone()
             .ok_or("no configuration file to reload")?;
-        let cfg = Config::load(&path).map_err(|e| e.0)?;
+        let cfg = match self.import {
+            Some(format) => {
+                let imported = import::load(&path, format).map_err(|e| e.to_string())?;
+                for n in &imported.notes {
+                    tracing::info!("{n}");
+                }
+                let mut cfg = imported.config;
+                cfg.control = Some(self.control_path.clone());
+                cfg
+            }
+            None => Config::load(&path).map_err(|e| e.0)?,
+        };
         let new = Table::build(&cfg, self.seed, now, Some(&self.table))?;
         let mut opened = Vec::new();
         for s in &cfg.services {
@@ -622,6 +645,8 @@ impl Daemon {
                 Some(Entry::Probe(p)) if now > p.deadline => {
                     self.remove(slot);
                 }
+                // A program's exit is not a readiness event: look for it here.
+                Some(Entry::Probe(p)) if p.is_program() => self.drive_probe(slot, now),
                 _ => {}
             }
         }

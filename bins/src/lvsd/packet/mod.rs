@@ -247,7 +247,7 @@ impl PacketDaemon {
         let slot = self.free.pop().unwrap_or(self.slots.len());
         let reg = self.poll.registry();
         match &mut e {
-            Entry::Probe(p) => reg.register(&mut p.sock, Token(slot), interest)?,
+            Entry::Probe(p) => reg.register(&mut **p, Token(slot), interest)?,
             Entry::Control(l) => reg.register(l, Token(slot), interest)?,
             Entry::Ctl(c) => reg.register(&mut c.sock, Token(slot), interest)?,
         }
@@ -563,10 +563,13 @@ impl PacketDaemon {
     fn sweep(&mut self, now: Instant) {
         self.neigh.expire(now);
         for slot in 0..self.slots.len() {
-            if let Some(Entry::Probe(p)) = self.slots[slot].as_ref()
-                && now > p.deadline
-            {
-                self.remove(slot);
+            match self.slots[slot].as_ref() {
+                Some(Entry::Probe(p)) if now > p.deadline => {
+                    self.remove(slot);
+                }
+                // A program's exit is not a readiness event: look for it here.
+                Some(Entry::Probe(p)) if p.is_program() => self.drive_probe(slot, now),
+                _ => {}
             }
         }
     }

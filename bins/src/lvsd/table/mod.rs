@@ -81,6 +81,9 @@ pub struct Real {
     pub healthy: bool,
     /// The health check's id.
     pub check: Option<u32>,
+    /// The weight a dynamic check (keepalived `misc_dynamic`) reported last; it replaces the
+    /// configured weight while set.
+    pub dynamic: Option<u32>,
     /// Counters.
     pub stats: Counters,
     est: Estimator,
@@ -92,9 +95,14 @@ impl Real {
         self.est.rates()
     }
 
-    /// The weight the scheduler uses: the configured one, 0 while down.
+    /// The weight the scheduler uses: the configured one (or the dynamic check's), 0 while
+    /// down.
     pub fn effective_weight(&self) -> u32 {
-        if self.healthy { self.spec.weight } else { 0 }
+        if self.healthy {
+            self.dynamic.unwrap_or(self.spec.weight)
+        } else {
+            0
+        }
     }
 }
 
@@ -399,6 +407,7 @@ impl Table {
             id,
             healthy: !start_down,
             check: None,
+            dynamic: None,
             stats: Counters::default(),
             est: Estimator::default(),
         };
@@ -632,12 +641,33 @@ impl Table {
                         deadline,
                     });
                 }
-                Event::Up { id, .. } => self.set_health(id, true),
+                Event::Up { id, weight, .. } => {
+                    if weight.is_some() {
+                        self.set_dynamic(id, weight);
+                    }
+                    self.set_health(id, true);
+                }
                 Event::Down { id, .. } => self.set_health(id, false),
-                Event::Weight { .. } => {}
+                Event::Weight { id, weight } => self.set_dynamic(id, Some(weight)),
             }
         }
         None
+    }
+
+    /// Record a dynamic weight (keepalived `misc_dynamic`) and give it to the scheduler.
+    fn set_dynamic(&mut self, check: u32, weight: Option<u32>) {
+        let Some(&(svc, dest)) = self.checks.get(&check) else {
+            return;
+        };
+        let Some(s) = self.services.get_mut(&svc) else {
+            return;
+        };
+        let Some(r) = s.real_mut(dest) else {
+            return;
+        };
+        r.dynamic = weight;
+        let w = r.effective_weight();
+        let _ = s.sched.set_weight(dest, w);
     }
 
     fn set_health(&mut self, check: u32, up: bool) {
