@@ -13,9 +13,11 @@ use super::clock::Clock;
 use super::queue::QueueLimits;
 use super::registry::{MAX_DATAGRAM, Read, Sockets};
 use super::signal::{SignalAction, SignalSource};
+use super::timer::DeadlineTimer;
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 const WAKER_TOKEN: Token = Token(usize::MAX - 1);
+const TIMER_TOKEN: Token = Token(usize::MAX - 2);
 
 /// Tuning of an [`EventLoop`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,8 @@ pub struct LoopStats {
     pub timeouts: u64,
     /// Reload hooks called.
     pub reloads: u64,
+    /// Wakeups by the deadline timer (the `timerfd`).
+    pub timer_fired: u64,
 }
 
 /// Readiness of a socket the loop does not read itself (TCP, packet sockets).
@@ -149,8 +153,14 @@ impl StopHandle {
     }
 }
 
-/// A single-threaded mio loop: a clock, a socket registry, optionally the signal pipe, and
-/// one receive arena. See the [module docs](super) for the iteration.
+/// A single-threaded mio loop: a clock, a socket registry, a deadline timer, optionally the
+/// signal pipe, and one receive arena. See the [module docs](super) for the iteration.
+///
+/// The machine's deadline is armed on a `timerfd` (`CLOCK_MONOTONIC`, absolute time, the
+/// clock [`Clock`] reads), so the loop wakes at the deadline with the kernel's high-resolution
+/// timer precision instead of epoll's whole milliseconds; the poll timeout, rounded up to the
+/// millisecond, stays as the fallback (and is all there is if the `timerfd` could not be
+/// created).
 #[derive(Debug)]
 pub struct EventLoop {
     poll: Poll,
@@ -158,6 +168,7 @@ pub struct EventLoop {
     clock: Clock,
     sockets: Sockets,
     signals: Option<SignalSource>,
+    timer: Option<DeadlineTimer>,
     waker: Arc<Waker>,
     stop_flag: Arc<AtomicBool>,
     arena: BytesMut,
@@ -176,12 +187,20 @@ impl EventLoop {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         let sockets = Sockets::new(poll.registry().try_clone()?, config.queue_limits);
+        let timer = match DeadlineTimer::register(poll.registry(), TIMER_TOKEN) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "no timerfd: timers wake to the millisecond");
+                None
+            }
+        };
         Ok(Self {
             events: Events::with_capacity(config.events_capacity.max(1)),
             poll,
             clock: Clock::new(),
             sockets,
             signals: None,
+            timer,
             waker,
             stop_flag: Arc::new(AtomicBool::new(false)),
             arena: BytesMut::with_capacity(MAX_DATAGRAM * 4),
@@ -253,10 +272,10 @@ impl EventLoop {
             }
 
             self.sockets.pending_reads(&mut readable);
+            let deadline = machine.poll_timeout().map(|(at, _)| at);
+            self.arm_timer(deadline);
             let timeout = if readable.is_empty() {
-                machine
-                    .poll_timeout()
-                    .map(|(at, _)| self.clock.timeout_until(at))
+                deadline.map(|at| self.clock.timeout_until(at))
             } else {
                 Some(Duration::ZERO)
             };
@@ -278,6 +297,12 @@ impl EventLoop {
                     }
                 } else if token == WAKER_TOKEN {
                     // Only wakes the poll; the stop flag is read at the top of the loop.
+                } else if token == TIMER_TOKEN {
+                    // Only wakes the poll; the deadline is checked against `now` below.
+                    self.stats.timer_fired += 1;
+                    if let Some(t) = self.timer.as_mut() {
+                        t.drain();
+                    }
                 } else if self.sockets.is_datagram(token) {
                     if ev.is_readable() || ev.is_error() {
                         self.sockets.set_pending_read(token, true);
@@ -333,6 +358,19 @@ impl EventLoop {
                 machine.handle_timeout(now);
                 self.drain(now, machine, handler, &mut stop);
             }
+        }
+    }
+
+    /// Arm the deadline timer for `deadline` (or disarm it); on failure the loop falls back to
+    /// the millisecond poll timeout for good.
+    fn arm_timer(&mut self, deadline: Option<Instant>) {
+        let Some(timer) = self.timer.as_mut() else {
+            return;
+        };
+        let at = deadline.map(|at| self.clock.monotonic_at(at));
+        if let Err(e) = timer.set(at) {
+            tracing::warn!(error = %e, "timerfd_settime failed: timers wake to the millisecond");
+            self.timer = None;
         }
     }
 

@@ -20,8 +20,10 @@
 //! 1. Drain the machine (the drain rule): `poll_transmit` until `None`, each transmit routed to a
 //!    socket by the [routing rule](registry#routing-rule) and sent or queued; then `poll_event`,
 //!    each event handed to [`Handler::event`]; repeat until both are empty.
-//! 2. Read `poll_timeout` and sleep in `mio::Poll::poll` until that deadline (rounded up to the
-//!    millisecond), readiness, a signal or a [`StopHandle`]. Sockets that were not read to
+//! 2. Read `poll_timeout`, arm the loop's `timerfd` at that deadline (absolute
+//!    `CLOCK_MONOTONIC`, sub-millisecond) and sleep in `mio::Poll::poll` until the timer fires,
+//!    readiness, a signal or a [`StopHandle`] (the poll timeout, rounded up to the millisecond,
+//!    is only the fallback). Sockets that were not read to
 //!    `WouldBlock` last time make the sleep zero.
 //! 3. Take `now` from the clock (never backwards: [`MonotonicGuard`](lvs_core::MonotonicGuard)).
 //! 4. Signals: stop, or reload then drain. Writable datagram sockets flush their queues; TCP and
@@ -90,6 +92,7 @@ mod raw;
 pub mod registry;
 mod signal;
 mod socket;
+mod timer;
 
 pub use clock::Clock;
 pub use driver::{Control, EventLoop, Exit, Handler, LoopConfig, LoopStats, Readiness, StopHandle};

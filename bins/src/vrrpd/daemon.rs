@@ -80,6 +80,9 @@ pub struct Daemon {
     raw: BTreeMap<(String, bool), Token>,
     next_poll: Instant,
     next_reconcile: Option<Instant>,
+    /// Interfaces whose VIP set changed: reconciled on the loop's next turn, so the advert
+    /// that came with the change leaves before the (synchronous) netlink requests.
+    vips_dirty: BTreeSet<String>,
     nl: Option<Rtnl>,
     stats: DaemonStats,
 }
@@ -117,6 +120,7 @@ impl Daemon {
             raw: BTreeMap::new(),
             next_poll: Instant::ZERO,
             next_reconcile: None,
+            vips_dirty: BTreeSet::new(),
             nl: None,
             stats: DaemonStats::default(),
         }
@@ -363,7 +367,7 @@ impl Daemon {
                     if let Some(h) = self.holding.get_mut(index) {
                         *h = !vips.is_empty();
                     }
-                    self.reconcile(&slot.interface);
+                    self.vips_dirty.insert(slot.interface.clone());
                 }
                 Event::StateChanged { from, to, reason } => {
                     let priority = self.router.instance(index).map_or(0, Instance::priority);
@@ -439,6 +443,7 @@ impl Daemon {
     }
 
     fn reconcile_all(&mut self) {
+        self.vips_dirty.clear();
         let ifaces: Vec<String> = self.managed.keys().cloned().collect();
         for i in ifaces {
             self.reconcile(&i);
@@ -550,6 +555,10 @@ impl Daemon {
     }
 
     fn housekeeping(&mut self, now: Instant) {
+        // VIPs first, then the GARP / NA burst announcing them.
+        for iface in core::mem::take(&mut self.vips_dirty) {
+            self.reconcile(&iface);
+        }
         self.send_due_garps(now);
         if self.next_reap.is_some_and(|t| t <= now) {
             self.next_reap = None;
@@ -662,6 +671,8 @@ impl Daemon {
             self.next_reap,
             (!self.links.is_empty()).then_some(self.next_poll),
             self.next_reconcile,
+            // Due at once: the loop's next turn, after this turn's adverts are sent.
+            (!self.vips_dirty.is_empty()).then_some(Instant::ZERO),
         ]
         .into_iter()
         .flatten()
