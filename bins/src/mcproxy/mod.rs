@@ -7,12 +7,18 @@
 //!   that YAML subset with line-numbered errors.
 //! * [`Worker`]: one mio loop per thread; every worker binds each pool's address (with
 //!   `SO_REUSEPORT` when there are several). Each client connection gets a
-//!   [`Session`](lvs_sched::mcproxy::Session) and opens its backend connections lazily
-//!   (non-blocking connect with a timeout). Client reads stop while the session applies
-//!   backpressure; all buffers are bounded by the session limits.
+//!   [`Session`](lvs_sched::mcproxy::Session); the sessions of a worker share one backend
+//!   connection per pool server (opened lazily, non-blocking connect with a timeout), where
+//!   their requests are queued in order, written in one batch per wake-up, and the replies
+//!   handed back to their sessions in that order (as nutcracker multiplexes its clients).
+//!   Client reads stop while a session applies backpressure; a slow client never holds up the
+//!   shared connection (its replies wait in its own session, which then stops taking
+//!   requests); all buffers are bounded by the session limits.
 //! * Backend health ([`Health`]), per worker and pool: `server_failure_limit` consecutive
 //!   failures (refused or timed-out connect, reset, reply timeout, protocol fault) eject a
-//!   server for `server_retry_timeout`: every session marks it down (`backend_down`), then up
+//!   server for `server_retry_timeout`. A failure settles the in-flight requests of every
+//!   session on that connection (errors, or misses inside multi-gets) and nothing else; an
+//!   ejection also marks the server down in every session (`backend_down`), then up
 //!   again (`backend_up`) when the time has passed. With `auto_eject_hosts: true` its keys move
 //!   to the ring neighbours (twemproxy); with `false` the ring is kept and its keys fail fast
 //!   (`SERVER_ERROR backend unavailable`, misses inside multi-gets) instead of every request
@@ -22,6 +28,7 @@
 
 mod config;
 mod health;
+mod pipe;
 mod slab;
 mod worker;
 mod yaml;

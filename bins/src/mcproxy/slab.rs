@@ -88,6 +88,13 @@ impl<T> Slab<T> {
         self.slot(k)?.value.as_mut()
     }
 
+    /// Whether `k` holds a value (present or lent).
+    pub(super) fn contains(&self, k: Key) -> bool {
+        self.slots
+            .get(k.index as usize)
+            .is_some_and(|s| s.generation == k.generation && (s.value.is_some() || s.lent))
+    }
+
     /// Removes the value at `k`; the slot's next user gets a new generation.
     pub(super) fn remove(&mut self, k: Key) -> Option<T> {
         let slot = self.slot(k)?;

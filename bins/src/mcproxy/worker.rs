@@ -1,5 +1,7 @@
 //! One worker thread: a mio loop over the pools' listeners, the client connections (one
-//! [`Session`] each) and the backend connections each session opens lazily.
+//! [`Session`] each) and one backend connection per pool server, opened lazily and shared by
+//! every session of the worker (a [`Pipe`]): requests of all clients are queued on it in
+//! order, written in one batch per wake-up, and the replies handed back in that order.
 
 use core::time::Duration;
 use std::io::{self, Read, Write};
@@ -7,16 +9,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use lvs_core::Instant;
-use lvs_sched::mcproxy::{Counters, Event, Router, Session, SessionConfig};
+use lvs_sched::mcproxy::{Counters, Router, Session, SessionConfig};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 
 use super::config::{Config, PoolConfig};
 use super::health::Health;
+use super::pipe::Pipe;
 use super::slab::{Key, Slab};
 use crate::io::{Clock, HANDLED, SignalAction, tcp_connect, tcp_listener};
 
+mod pipes;
 mod service;
 
 const SIGNALS: Token = Token(0);
@@ -50,23 +54,32 @@ struct ClientConn {
     stream: TcpStream,
     session: Session,
     pool: usize,
-    backends: Vec<Option<Key>>,
+    /// Per server: replies this session owes on the shared connection (queued there).
+    recorded: Vec<usize>,
     readable: bool,
     /// The peer hung up or the socket failed: read until EOF even after a short read.
     hup: bool,
+    /// The client is gone but replies it owes are still on a shared connection: the session
+    /// stays to absorb them, then the slot is freed.
+    zombie: bool,
 }
 
+/// The shared connection to one server of one pool.
 struct BackendConn {
     stream: TcpStream,
-    client: Key,
+    pool: usize,
+    server: usize,
+    pipe: Pipe<Key>,
+    /// Sessions whose output waits for room in the pipe.
+    blocked: Vec<Key>,
     connected: bool,
     readable: bool,
     /// The peer hung up or the socket failed: read until EOF even after a short read.
     hup: bool,
-    /// Connect failed, reply timed out: the session must fail this backend.
+    /// Connect failed: fail the connection for every session on it.
     broken: bool,
     connect_deadline: Instant,
-    /// Since when the session has waited for this backend without receiving anything.
+    /// Since when replies have been owed without anything arriving.
     waiting_since: Option<Instant>,
 }
 
@@ -82,6 +95,8 @@ struct PoolRt {
     /// The template every new session clones (ejected backends already marked down).
     router: Router,
     health: Health,
+    /// The shared connection to each server.
+    pipes: Vec<Option<Key>>,
     clients: usize,
     /// Some listener still accepts into this generation.
     live: bool,
@@ -96,6 +111,7 @@ impl PoolRt {
             cfg.server_retry_timeout,
         );
         Ok(Self {
+            pipes: vec![None; cfg.servers.len()],
             cfg,
             router,
             health,
@@ -169,6 +185,10 @@ pub struct Worker {
     conns: Slab<Conn>,
     buf: Vec<u8>,
     dirty: Vec<Key>,
+    /// Shared connections with readiness to handle.
+    pipe_ready: Vec<Key>,
+    /// Shared connections with bytes to write.
+    pipe_writes: Vec<Key>,
     ejections: Vec<(usize, usize)>,
     stopping: Option<Instant>,
     next_tick: Instant,
@@ -204,6 +224,8 @@ impl Worker {
             conns: Slab::default(),
             buf: vec![0; READ_CHUNK],
             dirty: Vec::new(),
+            pipe_ready: Vec::new(),
+            pipe_writes: Vec::new(),
             ejections: Vec::new(),
             stopping: None,
             next_tick: clock.now(),
@@ -271,7 +293,7 @@ impl Worker {
                     wake = wake.min(t);
                 }
             }
-            let timeout = if self.dirty.is_empty() {
+            let timeout = if self.dirty.is_empty() && self.pipe_ready.is_empty() {
                 self.clock.timeout_until(wake).min(MAX_TICK)
             } else {
                 Duration::ZERO
@@ -296,12 +318,14 @@ impl Worker {
                     SignalAction::Reload => self.reload(),
                 }
             }
+            self.pipes_ready(now);
             let mut dirty = core::mem::take(&mut self.dirty);
             dirty.sort_unstable();
             dirty.dedup();
             for k in dirty {
                 self.service(k, now);
             }
+            self.pipes_write(now);
             if now >= self.next_tick {
                 self.sweep(now);
                 self.next_tick = now + self.tick_interval();
@@ -311,7 +335,9 @@ impl Worker {
         }
         let keys: Vec<Key> = self.conns.keys().collect();
         for k in keys {
-            if let Some(Conn::Client(_)) = self.conns.get_mut(k) {
+            if let Some(Conn::Client(c)) = self.conns.get_mut(k)
+                && !c.zombie
+            {
                 self.close_client(k);
             }
         }
@@ -335,6 +361,7 @@ impl Worker {
                 self.dirty.push(k);
             }
             Some(Conn::Backend(b)) => {
+                let was = b.connected;
                 if !b.connected {
                     match b.stream.take_error() {
                         Ok(Some(_)) | Err(_) => b.broken = true,
@@ -350,7 +377,12 @@ impl Worker {
                 }
                 b.hup |= ev.is_read_closed() || ev.is_error();
                 b.readable |= ev.is_readable() || b.hup;
-                self.dirty.push(b.client);
+                if b.readable || b.broken {
+                    self.pipe_ready.push(k);
+                }
+                if (ev.is_writable() || b.connected != was) && !b.pipe.output().is_empty() {
+                    self.pipe_writes.push(k);
+                }
             }
             None => {}
         }
@@ -392,9 +424,10 @@ impl Worker {
                 stream,
                 session,
                 pool: pool_idx,
-                backends: vec![None; n],
+                recorded: vec![0; n],
                 readable: true,
                 hup: false,
+                zombie: false,
             })));
             let Some(Conn::Client(c)) = self.conns.get_mut(key) else {
                 continue;

@@ -46,8 +46,12 @@
 //! keeps only the backend the oldest request waits on readable. Buffers that grew in a burst
 //! are released once empty ([`SessionConfig::shrink_above`]).
 //!
-//! Each session has its own backend streams (the bytes it produces for backend `i` form one
-//! connection's stream); routers cloned for many sessions share one ring.
+//! Each session has its own backend streams (the bytes it produces for backend `i`, in order).
+//! A shell may give each its own connection ([`Session::feed_backend`]) or queue the streams
+//! of many sessions on one shared connection per backend: it records how many replies each
+//! queued chunk owes ([`Session::backend_owed`]) and hands the replies back in that order
+//! ([`Session::feed_backend_shared`] stops at the end of a session's share). Routers cloned
+//! for many sessions share one ring.
 //!
 //! # Run loop
 //!
@@ -164,6 +168,17 @@ pub enum BackendFault {
     /// A `VALUE` for a key that was not asked for, or out of order.
     #[error("VALUE for a key that was not requested")]
     WrongValueKey,
+}
+
+/// What [`Session::feed_backend_shared`] took from a shared backend connection's bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SharedFeed {
+    /// Bytes taken (the rest belong to the next session on the connection).
+    pub consumed: usize,
+    /// Complete replies taken.
+    pub replies: usize,
+    /// The session found the backend out of protocol: fail the connection for everyone.
+    pub fault: Option<BackendFault>,
 }
 
 /// Facts for the shell.

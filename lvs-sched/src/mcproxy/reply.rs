@@ -5,7 +5,7 @@ use lvs_core::memcache::{MetaCode, Parsed, Response, ResponseState, Status, pars
 
 use super::entry::{DISCARD, Entry, Expect, Kind, NONE, Shape};
 use super::session::Session;
-use super::{BACKEND_UNAVAILABLE, BackendFault, Event};
+use super::{BACKEND_UNAVAILABLE, BackendFault, Event, SharedFeed};
 
 /// What one backend reply did to its expectation.
 enum Step {
@@ -33,14 +33,49 @@ impl Session {
     /// [`Event::BackendFault`] is queued and only its pending requests fail, as in
     /// [`backend_down`](Self::backend_down). Bytes for a backend that is down are ignored.
     pub fn feed_backend(&mut self, i: usize, bytes: &[u8]) {
+        let _ = self.parse_backend(i, bytes, usize::MAX);
+    }
+
+    /// Bytes read from a connection to backend `i` that this session shares with other
+    /// sessions: the connection carries, in order, the replies to each session's requests.
+    /// At most `replies` complete replies are taken (the replies this session owes next on
+    /// that connection, counted by [`backend_owed`](Self::backend_owed) when its bytes were
+    /// queued); the bytes after them belong to the next session and are left alone. A reply
+    /// cut short is kept until the rest arrives. Faults are handled as in
+    /// [`feed_backend`](Self::feed_backend); the shared connection is then out of step and
+    /// must be failed for every session on it.
+    pub fn feed_backend_shared(&mut self, i: usize, bytes: &[u8], replies: usize) -> SharedFeed {
+        if replies == 0 || bytes.is_empty() {
+            return SharedFeed::default();
+        }
+        self.parse_backend(i, bytes, replies)
+    }
+
+    /// Replies backend `i` still owes this session: one per request sent to it (`noreply`
+    /// requests are sent without `noreply`, quiet meta requests with an `mn`, so each owes
+    /// exactly one reply unit).
+    pub fn backend_owed(&self, i: usize) -> usize {
+        self.backends.get(i).map_or(0, |b| b.expect.len())
+    }
+
+    fn parse_backend(&mut self, i: usize, bytes: &[u8], budget: usize) -> SharedFeed {
         if i >= self.backends.len() || self.router.is_down(i) {
             self.counters.ignored_backend_bytes += bytes.len() as u64;
-            return;
+            return SharedFeed {
+                consumed: bytes.len(),
+                replies: 0,
+                fault: None,
+            };
         }
+        let base = self.backends[i].inbuf.len();
         self.backends[i].inbuf.extend_from_slice(bytes);
         let mut buf = core::mem::take(&mut self.backends[i].inbuf);
         let mut pos = 0;
+        let mut done = 0;
         let fault = loop {
+            if done == budget {
+                break None;
+            }
             match parse_response(&buf[pos..], &mut self.backends[i].parser) {
                 Parsed::Incomplete => break None,
                 Parsed::Invalid { error, .. } => break Some(BackendFault::Malformed(error)),
@@ -55,6 +90,7 @@ impl Session {
                         Step::Done => {
                             self.backends[i].expect.pop_front();
                             self.reply_done(exp.seq);
+                            done += 1;
                         }
                         Step::Replied => {
                             if let Some(e) = self.backends[i].expect.front_mut() {
@@ -67,7 +103,14 @@ impl Session {
                 }
             }
         };
-        buf.drain(..pos);
+        let consumed = if done == budget {
+            // The rest belongs to whoever is next on the connection.
+            buf.truncate(pos.max(base));
+            pos.saturating_sub(base)
+        } else {
+            bytes.len()
+        };
+        buf.drain(..pos.min(buf.len()));
         super::entry::shrink(&mut buf, self.cfg.shrink_above);
         self.backends[i].inbuf = buf;
         if let Some(fault) = fault {
@@ -75,10 +118,19 @@ impl Session {
             self.events
                 .push_back(Event::BackendFault { backend: i, fault });
             self.backend_down(i);
-            return;
+            return SharedFeed {
+                consumed,
+                replies: done,
+                fault: Some(fault),
+            };
         }
         self.flush();
         self.pump();
+        SharedFeed {
+            consumed,
+            replies: done,
+            fault: None,
+        }
     }
 
     /// Backend `i` is down (its connection failed or was closed). Every reply it still owes

@@ -1,5 +1,5 @@
-//! The per-client work of a [`Worker`]: moving bytes between a session and its sockets, backend
-//! failures and ejections, timeouts, draining and reload.
+//! The per-client work of a [`Worker`]: moving bytes between a session, its client socket and
+//! the shared backend connections; timeouts, draining and reload.
 
 use super::*;
 
@@ -13,6 +13,10 @@ impl Worker {
             self.conns.put_back(k, conn);
             return;
         };
+        if c.zombie {
+            self.conns.put_back(k, Conn::Client(c));
+            return;
+        }
         let mut close = false;
         let mut exhausted = true;
         for _ in 0..MAX_ROUNDS {
@@ -31,82 +35,14 @@ impl Worker {
                     }
                 }
             }
-            // 2. Backend output, connecting where needed.
-            for i in 0..c.backends.len() {
-                if let Some(key) = c.backends[i]
-                    && matches!(self.conns.get_mut(key), Some(Conn::Backend(b)) if b.broken)
-                {
-                    self.backend_failed(&mut c, i, now);
-                    progress = true;
-                    continue;
-                }
-                if c.session.backend_output(i).is_empty() {
-                    continue;
-                }
-                let key = match c.backends[i] {
-                    Some(key) => key,
-                    None => match self.connect(k, &c, i, now) {
-                        Ok(key) => {
-                            c.backends[i] = Some(key);
-                            key
-                        }
-                        Err(e) => {
-                            tracing::debug!(worker = self.id, backend = i, error = %e, "connect failed");
-                            self.backend_failed(&mut c, i, now);
-                            progress = true;
-                            continue;
-                        }
-                    },
-                };
-                let Some(Conn::Backend(b)) = self.conns.get_mut(key) else {
-                    continue;
-                };
-                if !b.connected {
-                    continue;
-                }
-                match write_some(&mut b.stream, c.session.backend_output(i)) {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        b.waiting_since.get_or_insert(now);
-                        c.session.advance_backend(i, n);
-                        progress = true;
-                    }
-                    Err(_) => {
-                        self.backend_failed(&mut c, i, now);
-                        progress = true;
-                    }
+            // 2. Requests onto the shared backend connections (written after every client
+            // has had its turn, one batch per connection).
+            for i in 0..c.recorded.len() {
+                if !c.session.backend_output(i).is_empty() {
+                    progress |= self.transfer(k, &mut c, i, now);
                 }
             }
-            // 3. Backend replies.
-            for i in 0..c.backends.len() {
-                let Some(key) = c.backends[i] else {
-                    continue;
-                };
-                let Some(Conn::Backend(b)) = self.conns.get_mut(key) else {
-                    continue;
-                };
-                if !b.connected || !b.readable || !c.session.wants_backend_read(i) {
-                    continue;
-                }
-                match read_once(&mut b.stream, &mut self.buf) {
-                    ReadOutcome::Data(n) => {
-                        // A short read drained the socket; the next arrival is a new edge.
-                        b.readable = n == self.buf.len() || b.hup;
-                        b.waiting_since = Some(now);
-                        c.session.feed_backend(i, &self.buf[..n]);
-                        if let Some(Some(p)) = self.pools.get_mut(c.pool) {
-                            p.health.success(i);
-                        }
-                        progress = true;
-                    }
-                    ReadOutcome::WouldBlock => b.readable = false,
-                    ReadOutcome::Eof | ReadOutcome::Failed => {
-                        self.backend_failed(&mut c, i, now);
-                        progress = true;
-                    }
-                }
-            }
-            // 4. Client requests, while the session wants them (backpressure otherwise).
+            // 3. Client requests, while the session wants them (backpressure otherwise).
             if c.readable && c.session.wants_client_read() {
                 match read_once(&mut c.stream, &mut self.buf) {
                     ReadOutcome::Data(n) => {
@@ -126,14 +62,8 @@ impl Worker {
                     }
                 }
             }
-            // 5. Events.
-            while let Some(ev) = c.session.poll_event() {
-                if let Event::BackendFault { backend, fault } = ev {
-                    tracing::warn!(worker = self.id, backend, %fault, "backend broke the protocol");
-                    self.backend_failed(&mut c, backend, now);
-                    progress = true;
-                }
-            }
+            // 4. Faults are handled where replies are read (they fail the shared connection).
+            while c.session.poll_event().is_some() {}
             if c.session.should_close_client() {
                 close = true;
                 break;
@@ -143,122 +73,10 @@ impl Worker {
                 break;
             }
         }
-        // Reply timeouts run from the moment the session starts waiting on a backend.
-        for (i, key) in c.backends.iter().enumerate() {
-            if let Some(key) = key
-                && let Some(Conn::Backend(b)) = self.conns.get_mut(*key)
-                && b.connected
-            {
-                if c.session.wants_backend_read(i) {
-                    b.waiting_since.get_or_insert(now);
-                } else {
-                    b.waiting_since = None;
-                }
-            }
-        }
         self.conns.put_back(k, Conn::Client(c));
         if close {
             self.close_client(k);
         } else if exhausted {
-            self.dirty.push(k);
-        }
-    }
-
-    /// Opens the connection from client `k` to backend `i`.
-    fn connect(&mut self, k: Key, c: &ClientConn, i: usize, now: Instant) -> io::Result<Key> {
-        let Some(Some(pool)) = self.pools.get(c.pool) else {
-            return Err(io::Error::other("pool gone"));
-        };
-        let addr = pool.cfg.addrs[i];
-        let stream = tcp_connect(addr)?;
-        if pool.cfg.tcpkeepalive {
-            socket2::SockRef::from(&stream).set_keepalive(true)?;
-        }
-        let key = self.conns.insert(Conn::Backend(BackendConn {
-            stream,
-            client: k,
-            connected: false,
-            readable: false,
-            hup: false,
-            broken: false,
-            connect_deadline: now + pool.cfg.connect_timeout(),
-            waiting_since: None,
-        }));
-        if let Some(Conn::Backend(b)) = self.conns.get_mut(key) {
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut b.stream, key.token(), interest)
-            {
-                self.conns.remove(key);
-                return Err(e);
-            }
-        }
-        Ok(key)
-    }
-
-    fn drop_backend(&mut self, key: Key) {
-        if let Some(Conn::Backend(mut b)) = self.conns.remove(key) {
-            let _ = self.poll.registry().deregister(&mut b.stream);
-        }
-    }
-
-    /// Backend `i` of client `c` failed: close the connection, settle what it owed, count the
-    /// failure; the ejecting failure is applied to every session of the pool afterwards.
-    fn backend_failed(&mut self, c: &mut ClientConn, i: usize, now: Instant) {
-        if let Some(key) = c.backends.get_mut(i).and_then(Option::take) {
-            self.drop_backend(key);
-        }
-        c.session.backend_down(i);
-        self.stats.backend_failures += 1;
-        let Some(Some(pool)) = self.pools.get_mut(c.pool) else {
-            return;
-        };
-        if pool.health.is_ejected(i) {
-            return;
-        }
-        if pool.health.failure(i, now) {
-            let _ = pool.router.set_down(i, true);
-            self.stats.ejections += 1;
-            tracing::warn!(
-                worker = self.id,
-                pool = %pool.cfg.name,
-                server = pool.cfg.servers[i].pname(),
-                retry_ms = pool.cfg.server_retry_timeout.as_millis() as u64,
-                "backend_down: server ejected"
-            );
-            self.ejections.push((c.pool, i));
-        } else {
-            // Below the failure limit: the next request for it reconnects.
-            c.session.backend_up(i);
-        }
-    }
-
-    /// Marks every session of a pool down for each backend ejected since the last call.
-    pub(super) fn apply_ejections(&mut self) {
-        if self.ejections.is_empty() {
-            return;
-        }
-        let ejections = core::mem::take(&mut self.ejections);
-        let keys: Vec<Key> = self.conns.keys().collect();
-        for k in keys {
-            let Some(Conn::Client(c)) = self.conns.get_mut(k) else {
-                continue;
-            };
-            let mut dropped = Vec::new();
-            for &(pool, i) in &ejections {
-                if c.pool != pool {
-                    continue;
-                }
-                if let Some(key) = c.backends.get_mut(i).and_then(Option::take) {
-                    dropped.push(key);
-                }
-                c.session.backend_down(i);
-            }
-            for key in dropped {
-                self.drop_backend(key);
-            }
             self.dirty.push(k);
         }
     }
@@ -296,57 +114,65 @@ impl Worker {
         }
     }
 
-    /// Connect and reply timeouts.
+    /// Connect and reply timeouts of the shared connections.
     pub(super) fn sweep(&mut self, now: Instant) {
         let keys: Vec<Key> = self.conns.keys().collect();
         for k in keys {
             let Some(Conn::Backend(b)) = self.conns.get_mut(k) else {
                 continue;
             };
-            let client = b.client;
-            let (connected, connect_deadline, waiting_since) =
-                (b.connected, b.connect_deadline, b.waiting_since);
-            let Some(Conn::Client(c)) = self.conns.get_mut(client) else {
+            let Some(Some(pool)) = self.pools.get(b.pool) else {
                 continue;
             };
-            let Some(Some(pool)) = self.pools.get(c.pool) else {
-                continue;
-            };
-            let expired = if connected {
+            let expired = if b.connected {
                 pool.cfg
                     .timeout
-                    .zip(waiting_since)
+                    .zip(b.waiting_since)
                     .is_some_and(|(t, since)| since + t <= now)
             } else {
-                connect_deadline <= now
+                b.connect_deadline <= now
             };
-            if expired && let Some(Conn::Backend(b)) = self.conns.get_mut(k) {
-                tracing::debug!(worker = self.id, connected, "backend timed out");
-                b.broken = true;
-                self.dirty.push(client);
+            if expired {
+                tracing::debug!(
+                    worker = self.id,
+                    connected = b.connected,
+                    "backend timed out"
+                );
+                self.fail_pipe(k, now);
             }
         }
     }
 
-    /// Closes client `k` and its backend connections.
+    /// Closes client `k`. Replies it still owes on shared connections are absorbed by its
+    /// session (a zombie) so the connections stay in step; the slot is freed once they came.
     pub(super) fn close_client(&mut self, k: Key) {
-        let Some(Conn::Client(mut c)) = self.conns.remove(k) else {
+        let Some(Conn::Client(c)) = self.conns.get_mut(k) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut c.stream);
-        for key in c.backends.iter().flatten() {
-            self.drop_backend(*key);
+        if c.zombie {
+            return;
         }
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        c.zombie = true;
+        c.readable = false;
         let counters: &Counters = c.session.counters();
         self.stats.requests += counters.requests;
         self.stats.unavailable += counters.unavailable;
-        if let Some(slot) = self.pools.get_mut(c.pool)
-            && let Some(pool) = slot
-        {
-            pool.clients -= 1;
-            if pool.clients == 0 && !pool.live {
-                *slot = None;
+        let pool_idx = c.pool;
+        if c.recorded.iter().all(|&n| n == 0) {
+            self.conns.remove(k);
+        }
+        let drop_pool = match self.pools.get_mut(pool_idx) {
+            Some(Some(pool)) => {
+                pool.clients -= 1;
+                pool.clients == 0 && !pool.live
             }
+            _ => false,
+        };
+        if drop_pool {
+            self.close_pool_pipes(pool_idx);
+            self.pools[pool_idx] = None;
         }
     }
 
@@ -372,6 +198,7 @@ impl Worker {
         let keys: Vec<Key> = self.conns.keys().collect();
         for k in keys {
             if let Some(Conn::Client(c)) = self.conns.get_mut(k)
+                && !c.zombie
                 && c.session.pending_requests() == 0
                 && c.session.client_output().is_empty()
                 && !c.readable
@@ -442,9 +269,13 @@ impl Worker {
                 let _ = self.poll.registry().deregister(&mut l.sock);
             }
         }
-        for slot in &mut self.pools {
-            if slot.as_ref().is_some_and(|p| !p.live && p.clients == 0) {
-                *slot = None;
+        for p in 0..self.pools.len() {
+            if self.pools[p]
+                .as_ref()
+                .is_some_and(|p| !p.live && p.clients == 0)
+            {
+                self.close_pool_pipes(p);
+                self.pools[p] = None;
             }
         }
         tracing::info!(worker = self.id, "configuration reloaded");
