@@ -6,6 +6,10 @@
 #                                  WORK removed when the script exits
 #   free_port                      print an unused 127.0.0.1 port
 #   cpu_ticks PID                  utime + stime of PID in clock ticks (see CLK_TCK)
+#   mcproxy_setup NAME             the memcached scripts' start: MCPROXY (built if missing),
+#                                  memcached/nutcracker/python3 required, bench_workdir NAME
+#   start_memcached PORT MIB [CMD...]  one memcached on 127.0.0.1:PORT (as nobody when root),
+#                                  run under CMD (e.g. taskset -c 1) when given
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLK_TCK=$(getconf CLK_TCK)
@@ -35,3 +39,17 @@ bench_workdir() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+mcproxy_setup() {
+    TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
+    MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
+    bench_require memcached nutcracker python3
+    bench_build "$MCPROXY" lvs-mcproxy
+    bench_workdir "$1"
+}
+
+start_memcached() {
+    local user=()
+    [ "$(id -u)" = 0 ] && user=(-u nobody)
+    "${@:3}" memcached "${user[@]}" -l 127.0.0.1 -U 0 -t 1 -m "$2" -p "$1" & PIDS+=($!)
+}

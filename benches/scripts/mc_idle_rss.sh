@@ -12,21 +12,14 @@ CONNS=${1:-10000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=benches/scripts/lib.sh
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
-MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
-
-bench_require memcached nutcracker python3
-bench_build "$MCPROXY" lvs-mcproxy
-bench_workdir mc-idle-rss
+mcproxy_setup mc-idle-rss
 WANT=$((CONNS + 1024)); HARD=$(ulimit -Hn)
 [ "$HARD" != unlimited ] && [ "$WANT" -gt "$HARD" ] && WANT=$HARD
 ulimit -n "$WANT"
 
-USER_ARGS=()
-[ "$(id -u)" = 0 ] && USER_ARGS=(-u nobody)
 M1=$(free_port); M2=$(free_port)
-memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 64 -p "$M1" & PIDS+=($!)
-memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 64 -p "$M2" & PIDS+=($!)
+start_memcached "$M1" 64
+start_memcached "$M2" 64
 
 pool() { # name listen-port
     printf '%s:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 1000\n  servers:\n   - 127.0.0.1:%s:1\n   - 127.0.0.1:%s:1\n' \

@@ -14,18 +14,11 @@ SIZE=${3:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=benches/scripts/lib.sh
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
-MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
+mcproxy_setup mc-mget
 
-bench_require memcached nutcracker python3
-bench_build "$MCPROXY" lvs-mcproxy
-bench_workdir mc-mget
-
-USER_ARGS=()
-[ "$(id -u)" = 0 ] && USER_ARGS=(-u nobody)
 D=$(free_port); M1=$(free_port); M2=$(free_port)
 for p in "$D" "$M1" "$M2"; do
-    memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 128 -p "$p" & PIDS+=($!)
+    start_memcached "$p" 128
 done
 pool() { # name listen-port
     printf '%s:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 5000\n  servers:\n   - 127.0.0.1:%s:1\n   - 127.0.0.1:%s:1\n' \

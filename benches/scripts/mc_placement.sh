@@ -14,20 +14,13 @@ ONLY=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=benches/scripts/lib.sh
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
-MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
+mcproxy_setup mc-placement
 
-bench_require memcached nutcracker python3
-bench_build "$MCPROXY" lvs-mcproxy
-bench_workdir mc-placement
-
-USER_ARGS=()
-[ "$(id -u)" = 0 ] && USER_ARGS=(-u nobody)
 PORTS=()
 for _ in 1 2 3 4 5; do
     p=$(free_port)
     # 256 MiB each: the heaviest backend (weight 3 of 8) holds ~40% of the keys.
-    memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 256 -p "$p" & PIDS+=($!)
+    start_memcached "$p" 256
     PORTS+=("$p")
 done
 ARGS=(--keys "$KEYS" --ports "$(IFS=,; echo "${PORTS[*]}")" --mcproxy "$MCPROXY" --workdir "$WORK")

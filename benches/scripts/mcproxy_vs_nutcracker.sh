@@ -17,12 +17,7 @@ WORKERS=${4:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=benches/scripts/lib.sh
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
-MCPROXY=${LVS_MCPROXY:-$TARGET/release/lvs-mcproxy}
-
-bench_require memcached nutcracker python3
-bench_build "$MCPROXY" lvs-mcproxy
-bench_workdir mcproxy-bench
+mcproxy_setup mcproxy-bench
 
 wait_port() {
     for _ in $(seq 100); do
@@ -36,12 +31,12 @@ PROXY_CPU=""; LOAD_CPU=""
 if command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
     PROXY_CPU="taskset -c 0"; LOAD_CPU="taskset -c 1-$((NCPU - 1))"
 fi
-USER_ARGS=()
-[ "$(id -u)" = 0 ] && USER_ARGS=(-u nobody)
 
 M1=$(free_port); M2=$(free_port)
-$LOAD_CPU memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 256 -p "$M1" & PIDS+=($!)
-$LOAD_CPU memcached "${USER_ARGS[@]}" -l 127.0.0.1 -U 0 -t 1 -m 256 -p "$M2" & PIDS+=($!)
+# shellcheck disable=SC2086 # LOAD_CPU is a command prefix, split on purpose
+start_memcached "$M1" 256 $LOAD_CPU
+# shellcheck disable=SC2086
+start_memcached "$M2" 256 $LOAD_CPU
 wait_port "$M1"; wait_port "$M2"
 
 pool() { # name listen-port

@@ -168,6 +168,12 @@ pub fn rewrite(
         let end = (l3 + view.ip_len).min(frame.len());
         sctp_fix_crc(&mut frame[l4..end]);
     }
+    set_endpoint(view, side, addr, port);
+    Ok(())
+}
+
+/// Record a rewritten endpoint in the view.
+fn set_endpoint(view: &mut PacketView, side: Side, addr: IpAddr, port: u16) {
     match side {
         Side::Src => {
             view.src = addr;
@@ -178,7 +184,6 @@ pub fn rewrite(
             view.dst_port = port;
         }
     }
-    Ok(())
 }
 
 /// [`rewrite`] followed by [`decrement_ttl`], as a router forwarding a NAT packet does: the
@@ -198,16 +203,7 @@ pub fn rewrite_forward(
         && rewrite_v4(frame, view, side, a.to_bits(), port)
     {
         view.ttl -= 1;
-        match side {
-            Side::Src => {
-                view.src = addr;
-                view.src_port = port;
-            }
-            Side::Dst => {
-                view.dst = addr;
-                view.dst_port = port;
-            }
-        }
+        set_endpoint(view, side, addr, port);
         return Ok(());
     }
     rewrite(frame, view, side, addr, port)?;
