@@ -288,6 +288,66 @@ pub fn query_report(samples: &[QuerySample]) -> (String, u8) {
     (out, 0)
 }
 
+/// One host of an `ntptrace`-style walk up the strata.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceHop {
+    /// The host asked.
+    pub host: IpAddr,
+    /// Its stratum.
+    pub stratum: u8,
+    /// θ to it, seconds.
+    pub offset: f64,
+    /// Its root delay, seconds.
+    pub root_delay: f64,
+    /// Its root dispersion, seconds.
+    pub root_dispersion: f64,
+    /// Its reference identifier.
+    pub refid: Refid,
+}
+
+impl TraceHop {
+    /// The synchronisation distance `ntptrace` prints: root dispersion + root delay / 2.
+    pub fn synch_distance(&self) -> f64 {
+        self.root_dispersion + self.root_delay / 2.0
+    }
+
+    /// Whether the refid names a reference clock rather than a host: text (GPS, LOCL, a kiss
+    /// code ...) or ntpd's refclock pseudo-addresses 127.127.t.u (its local clock included).
+    fn refclock(&self) -> bool {
+        let b = self.refid.to_bytes();
+        self.refid.ascii().is_some() || (b[0] == 127 && b[1] == 127)
+    }
+
+    /// `ntptrace`'s line: `HOST: stratum N, offset X, synch distance Y`, plus `, refid 'ID'`
+    /// when the refid names a reference clock (text, or 127.127.t.u as an address).
+    pub fn line(&self) -> String {
+        let mut out = format!(
+            "{}: stratum {}, offset {:.6}, synch distance {:.6}",
+            self.host,
+            self.stratum,
+            self.offset,
+            self.synch_distance()
+        );
+        if let Some(id) = self.refid.ascii() {
+            let _ = write!(out, ", refid '{id}'");
+        } else if self.refclock() {
+            let _ = write!(out, ", refid '{}'", self.refid.ipv4());
+        }
+        out
+    }
+
+    /// The host to ask next: the IPv4 upstream the refid names, for strata 2 to 15. A refid
+    /// that names a reference clock (text, or 127.127.t.u) names no host, so the walk stops
+    /// there rather than guess; so does an IPv6 upstream (its refid is a hash).
+    pub fn upstream(&self) -> Option<core::net::Ipv4Addr> {
+        if !(2..=15).contains(&self.stratum) || self.refclock() {
+            return None;
+        }
+        let a = self.refid.ipv4();
+        (!a.is_unspecified() && !a.is_broadcast()).then_some(a)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +360,39 @@ mod tests {
         assert_eq!(pretty_interval(Some(4096)), "68m");
         assert_eq!(pretty_interval(Some(36_000)), "10h");
         assert_eq!(pretty_interval(Some(864_000)), "10d");
+    }
+
+    #[test]
+    fn trace_hops_follow_address_refids_and_stop_at_text() {
+        let hop = |stratum, refid| TraceHop {
+            host: "192.0.2.1".parse().unwrap(),
+            stratum,
+            offset: 0.000_123,
+            root_delay: 0.01,
+            root_dispersion: 0.002,
+            refid,
+        };
+        let up = hop(3, Refid::from_ipv4("192.0.2.7".parse().unwrap()));
+        assert_eq!(up.upstream(), Some("192.0.2.7".parse().unwrap()));
+        assert_eq!(
+            up.line(),
+            "192.0.2.1: stratum 3, offset 0.000123, synch distance 0.007000"
+        );
+        let gps = hop(1, Refid::from_ascii("GPS").unwrap());
+        assert_eq!(gps.upstream(), None);
+        assert!(gps.line().ends_with(", refid 'GPS'"), "{}", gps.line());
+        assert_eq!(hop(8, Refid::from_ascii("LOCL").unwrap()).upstream(), None);
+        let local = hop(8, Refid::from_bytes([127, 127, 1, 1]));
+        assert_eq!(local.upstream(), None);
+        assert!(
+            local.line().ends_with(", refid '127.127.1.1'"),
+            "{}",
+            local.line()
+        );
+        assert_eq!(
+            hop(16, Refid::from_ipv4("192.0.2.7".parse().unwrap())).upstream(),
+            None
+        );
+        assert_eq!(hop(2, Refid::ZERO).upstream(), None);
     }
 }

@@ -9,7 +9,7 @@
 //! lvs-ntpd -q 192.0.2.1                     # ntpdate -q
 //! ```
 
-use core::net::IpAddr;
+use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +19,8 @@ use lvs_bins::io::init_logging;
 use lvs_bins::ntpd::config::{Config, DEFAULT_CONTROL_SOCKET, ServerEntry};
 use lvs_bins::ntpd::control::{Request, ask};
 use lvs_bins::ntpd::daemon::{Options, run};
-use lvs_bins::ntpd::query::query;
-use lvs_ntp::report::{NTPSTAT_INDETERMINATE, NTPSTAT_NO_DAEMON, query_report};
+use lvs_bins::ntpd::query::{query, query_replies};
+use lvs_ntp::report::{NTPSTAT_INDETERMINATE, NTPSTAT_NO_DAEMON, TraceHop, query_report};
 
 /// An NTP daemon reading ntp.conf.
 #[derive(Debug, Parser)]
@@ -57,6 +57,10 @@ struct Args {
     /// Query these servers once and print the result (like `ntpdate -q`).
     #[arg(short = 'q', long = "query", num_args = 1..)]
     query: Vec<String>,
+    /// Walk up the strata from this server (like `ntptrace`): HOST or HOST:PORT; every
+    /// upstream is asked on the same port.
+    #[arg(long, conflicts_with_all = ["peers", "status", "query"])]
+    trace: Option<String>,
     /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -104,6 +108,9 @@ fn main() -> ExitCode {
     if !args.query.is_empty() {
         return one_shot(&args.query);
     }
+    if let Some(host) = &args.trace {
+        return trace(host);
+    }
     let Some(config) = config else {
         eprintln!("lvs-ntpd: -c CONFIG is required to run the daemon");
         return ExitCode::FAILURE;
@@ -130,6 +137,66 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Hops a trace follows at most (ntptrace stops at stratum 1 or a loop long before).
+const TRACE_HOPS: usize = 16;
+
+fn trace(host: &str) -> ExitCode {
+    let mut rng: rand_chacha::ChaCha20Rng = rand::make_rng();
+    let first = match Config::from_ntp_conf(&format!("server {host}"))
+        .map_err(|e| e.to_string())
+        .and_then(|c| {
+            let entry = c.servers.into_iter().next().ok_or("no server")?;
+            entry.resolve().map_err(|e| e.to_string())
+        }) {
+        Ok(addrs) if !addrs.is_empty() => addrs[0],
+        Ok(_) => {
+            eprintln!("lvs-ntpd: {host}: no address");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("lvs-ntpd: {host}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut next = Some(first);
+    let mut seen = Vec::new();
+    while let Some(server) = next.take() {
+        if seen.len() == TRACE_HOPS || seen.contains(&server.ip()) {
+            println!("{}: loop or too many hops, stopping", server.ip());
+            break;
+        }
+        seen.push(server.ip());
+        let replies = match query_replies(server, Duration::from_secs(1), &mut rng) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("{}: {e}", server.ip());
+                return ExitCode::FAILURE;
+            }
+        };
+        // The lowest-delay sample, as ntpdate and ntptrace report.
+        let Some((sample, reply)) = replies
+            .iter()
+            .min_by(|a, b| a.0.delay.total_cmp(&b.0.delay))
+        else {
+            println!("{}: timed out, nothing received", server.ip());
+            return ExitCode::FAILURE;
+        };
+        let hop = TraceHop {
+            host: server.ip(),
+            stratum: reply.stratum,
+            offset: sample.offset,
+            root_delay: reply.root_delay.as_secs_f64(),
+            root_dispersion: reply.root_dispersion.as_secs_f64(),
+            refid: reply.refid,
+        };
+        println!("{}", hop.line());
+        next = hop
+            .upstream()
+            .map(|a| SocketAddr::new(IpAddr::V4(a), server.port()));
+    }
+    ExitCode::SUCCESS
 }
 
 fn one_shot(servers: &[String]) -> ExitCode {

@@ -23,6 +23,19 @@ pub fn query(
     timeout: Duration,
     rng: &mut impl Rng,
 ) -> io::Result<Vec<QuerySample>> {
+    Ok(query_replies(server, timeout, rng)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+/// [`query`], keeping each good sample's reply header (stratum, root delay and dispersion,
+/// refid: what an `ntptrace` walk follows).
+pub fn query_replies(
+    server: SocketAddr,
+    timeout: Duration,
+    rng: &mut impl Rng,
+) -> io::Result<Vec<(QuerySample, NtpRepr)>> {
     let bind: IpAddr = if server.is_ipv6() {
         Ipv6Addr::UNSPECIFIED.into()
     } else {
@@ -61,12 +74,15 @@ pub fn query(
         }
         last_transmit = Some(reply.transmit);
         let s = offset_delay(t1, reply.receive, reply.transmit, t4);
-        out.push(QuerySample {
-            server: server.ip(),
-            stratum: reply.stratum,
-            offset: s.offset.as_secs_f64(),
-            delay: s.delay.as_secs_f64().max(0.0),
-        });
+        out.push((
+            QuerySample {
+                server: server.ip(),
+                stratum: reply.stratum,
+                offset: s.offset.as_secs_f64(),
+                delay: s.delay.as_secs_f64().max(0.0),
+            },
+            reply,
+        ));
     }
     Ok(out)
 }
