@@ -47,10 +47,16 @@ fn start(lab: &mut Lab, short: &str, priority: u8, preempt: bool) -> usize {
 
 /// Wait until exactly `who` (among `among`) holds the VIP.
 fn wait_sole(lab: &Lab, among: &[&str], who: &str, limit: Duration) -> Duration {
-    wait_for(limit, || lab.holders(among, &vip()) == [who]).unwrap_or_else(|| {
+    wait_sole_of(lab, &vip(), among, who, limit)
+}
+
+/// Wait until exactly `who` (among `among`) holds `vip`.
+fn wait_sole_of(lab: &Lab, vip: &str, among: &[&str], who: &str, limit: Duration) -> Duration {
+    wait_for(limit, || lab.holders(among, vip) == [who]).unwrap_or_else(|| {
         panic!(
-            "{who} did not become the sole holder among {among:?} within {limit:?}; holders {:?}{}",
-            lab.holders(among, &vip()),
+            "{who} did not become the sole holder of {vip} among {among:?} within {limit:?}; \
+             holders {:?}{}",
+            lab.holders(among, vip),
             lab.logs()
         )
     })
@@ -258,16 +264,6 @@ fn start_v6(lab: &mut Lab, short: &str, priority: u8) -> usize {
     lab.spawn(short, &format!("{short}-v6"), &[BIN, "-c", &conf, "-vv"])
 }
 
-fn wait_sole_v6(lab: &Lab, among: &[&str], who: &str, limit: Duration) -> Duration {
-    wait_for(limit, || lab.holders(among, VIP6) == [who]).unwrap_or_else(|| {
-        panic!(
-            "{who} did not become the sole holder of {VIP6} within {limit:?}; holders {:?}{}",
-            lab.holders(among, VIP6),
-            lab.logs()
-        )
-    })
-}
-
 /// Give the observer a stale neighbour entry for the VIP pointing at `mac` (no probing
 /// happens without traffic), so that only an unsolicited NA can change it.
 fn plant_stale_neighbour(lab: &Lab, mac: &str) {
@@ -305,22 +301,22 @@ fn ipv6_master_change_moves_the_observers_neighbour_entry() {
     let (mac1, mac2) = (lab.mac("r1"), lab.mac("r2"));
 
     let r1 = start_v6(&mut lab, "r1", 150);
-    wait_sole_v6(&lab, &all, "r1", Duration::from_secs(5));
+    wait_sole_of(&lab, VIP6, &all, "r1", Duration::from_secs(5));
     let _r2 = start_v6(&mut lab, "r2", 100);
     std::thread::sleep(mdi(100));
-    wait_sole_v6(&lab, &all, "r1", Duration::from_secs(5));
+    wait_sole_of(&lab, VIP6, &all, "r1", Duration::from_secs(5));
 
     // Crash the master: r2 takes over and its unsolicited NA rewrites the observer's entry.
     plant_stale_neighbour(&lab, &mac1);
     std::thread::sleep(Duration::from_millis(1200));
     lab.signal(r1, "KILL");
-    let took = wait_sole_v6(&lab, &["r2"], "r2", mdi(100) + MARGIN);
+    let took = wait_sole_of(&lab, VIP6, &["r2"], "r2", mdi(100) + MARGIN);
     eprintln!("IPv6 kill -9: r2 took {VIP6} after {took:?}");
     wait_neighbour(&lab, &mac2, "after r2 took over");
 
     // r1 returns (removing its stale VIP), preempts, and announces itself the same way.
     let _r1 = start_v6(&mut lab, "r1", 150);
-    let back = wait_sole_v6(&lab, &all, "r1", mdi(150) + MARGIN * 3);
+    let back = wait_sole_of(&lab, VIP6, &all, "r1", mdi(150) + MARGIN * 3);
     eprintln!("IPv6 restart: r1 preempted after {back:?}");
     wait_neighbour(&lab, &mac1, "after r1 preempted");
     let log = lab.log(lab.procs.len() - 1);
