@@ -11,7 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use legacy::{log, start_imported};
-use lvsd_support::{Echo, Lvsd, TempDir, echo_round, free_port, wait_until};
+use lvsd_support::{
+    Echo, Lvsd, TempDir, echo_round, free_port, lvsadm_with, wait_until, write_config,
+};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -117,4 +119,50 @@ fn sighup_reimports_lvs_cf() {
     let at = format!("{}:3:", d.config.display());
     wait_until("the reload error", LIMIT, || log(&d).contains(&at));
     assert_eq!(d.list(), before);
+}
+
+#[test]
+fn lvsadm_reload_rereads_the_toml_file_and_reports_errors() {
+    let (a, b) = (Echo::start(), Echo::start());
+    let vip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let toml = |reals: &[(SocketAddr, u32)]| {
+        let mut s = format!("[[service]]\nlisten = \"{vip}\"\nscheduler = \"wrr\"\n");
+        for (r, w) in reals {
+            s.push_str(&format!(
+                "[[service.real]]\naddress = \"{r}\"\nweight = {w}\n"
+            ));
+        }
+        s
+    };
+    let d = Lvsd::start("reload-toml", &toml(&[(a.addr, 1)]));
+    let mut held = TcpStream::connect(vip).unwrap();
+    held.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(echo_round(&mut held, b"before"), b"before");
+
+    // lvsadm --reload: done when it returns, and the held connection keeps echoing.
+    write_config(&d.config, &d.socket, &toml(&[(a.addr, 4), (b.addr, 2)]));
+    let o = d.lvsadm(&["--reload"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(d.real_row(a.addr).map(|r| r.0), Some(4), "{}", d.list());
+    assert_eq!(d.real_row(b.addr).map(|r| r.0), Some(2), "{}", d.list());
+    assert_eq!(echo_round(&mut held, b"after"), b"after");
+
+    // A broken file: exit status 1 with FILE:LINE, nothing changes.
+    let before = d.list();
+    let broken = toml(&[(a.addr, 4)]).replace("scheduler = \"wrr\"", "scheduler = \"bogus\"");
+    write_config(&d.config, &d.socket, &broken);
+    let o = d.lvsadm(&["--reload"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&d.config.display().to_string()) && err.contains("bogus"),
+        "{err}"
+    );
+    assert_eq!(d.list(), before);
+    // A reload inside a restore runs in order with the other lines.
+    write_config(&d.config, &d.socket, &toml(&[(b.addr, 7)]));
+    let o = lvsadm_with(&d.socket, &["-R"], Some("--reload\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.real_row(a.addr).is_none(), "{}", d.list());
+    assert_eq!(d.real_row(b.addr).map(|r| r.0), Some(7));
 }

@@ -5,10 +5,13 @@
 //! lvsadm -A -t 127.0.0.1:8080 -s wlc [-p 300 -M 255.255.255.0]
 //! lvsadm -a -t 127.0.0.1:8080 -r 127.0.0.1:9001 -m -w 2
 //! lvsadm -S -n > rules; lvsadm -C; lvsadm -R < rules
+//! lvsadm -a -t 10.0.1.100:80 -r 10.0.2.11:80 -g      # packet mode: -g DR, -i TUN, -m NAT
+//! lvsadm --reload                 # re-read lvsd's configuration file, as SIGHUP (lvs extension)
 //! lvsadm realserver --dr 192.0.2.10 [--dev eth0] [--apply]   # real server setup (DR/TUN)
 //! ```
 //!
-//! Exit status: 0 done, 1 lvsd refused the command (or is unreachable), 2 bad arguments.
+//! Exit status: 0 done, 1 lvsd refused the command (a failed `--reload` prints why and keeps
+//! the running configuration) or is unreachable, 2 bad arguments.
 
 use std::io::Read;
 use std::process::ExitCode;

@@ -126,7 +126,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let DataPlane::Packet(spec) = &plane {
-        let mut daemon = match PacketDaemon::new(&cfg, spec, true) {
+        let mut daemon = match PacketDaemon::new(&cfg, spec, reload.clone(), true) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("lvsd: {e}");

@@ -10,6 +10,17 @@
 //! stops at the first error. Its reply is a status line, `OK` or `ERR <message>`, followed by
 //! the output of the commands (listings), after which it closes the connection. Requests are
 //! limited to [`MAX_REQUEST`] bytes. `lvsadm -R` sends ipvsadm-save lines this way.
+//!
+//! Besides ipvsadm's vocabulary the socket takes `--reload` (an lvs extension): re-read the
+//! configuration file exactly as SIGHUP does; the reply is `OK` or the reason the running
+//! configuration was kept.
+//!
+//! # Forwarding methods
+//!
+//! `-a` and `-e` carry the forwarding method when one is given (`-g` DR, `-i` TUN, `-m` NAT).
+//! Proxy mode forwards by masquerading only and refuses `-g` and `-i`; packet mode takes all
+//! three, and a server added without one is reached by direct routing, ipvsadm's default.
+//! `-e` without a method keeps the server's.
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -18,6 +29,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
 use lvs_core::Instant;
+use lvs_core::director::Forward;
 use lvs_core::service::Persistence;
 use lvs_sched::SchedFlags;
 
@@ -35,11 +47,12 @@ pub const MAX_REQUEST: usize = 1 << 20;
 #[command(
     name = "lvsadm",
     version,
-    about = "Administer a running lvsd (proxy-mode IP virtual server) like ipvsadm",
+    about = "Administer a running lvsd (IP virtual server, proxy or packet mode) like ipvsadm",
     group(ArgGroup::new("cmd").required(true).args([
         "add_service", "edit_service", "delete_service", "clear", "add_server",
-        "edit_server", "delete_server", "list", "save", "restore",
-    ]))
+        "edit_server", "delete_server", "list", "save", "restore", "reload",
+    ])),
+    group(ArgGroup::new("method").args(["masq", "gatewaying", "ipip"]))
 )]
 pub struct AdminArgs {
     /// Add a virtual service.
@@ -72,6 +85,13 @@ pub struct AdminArgs {
     /// Restore rules in ipvsadm-save format from standard input.
     #[arg(short = 'R', long = "restore")]
     pub restore: bool,
+    /// Re-read lvsd's configuration file as SIGHUP does (an lvs extension, not in ipvsadm).
+    ///
+    /// The new services replace the running ones atomically and open connections to real
+    /// servers that stay keep flowing; on an error (printed, exit status 1) the running
+    /// configuration stays. Changes made with lvsadm since the last load are replaced too.
+    #[arg(long = "reload")]
+    pub reload: bool,
     /// TCP service address:port.
     #[arg(short = 't', long = "tcp-service", value_name = "ADDR:PORT")]
     pub tcp: Option<SocketAddr>,
@@ -102,13 +122,13 @@ pub struct AdminArgs {
     /// Lower connection threshold.
     #[arg(short = 'y', long = "l-threshold")]
     pub lower: Option<u32>,
-    /// Masquerading (the only forwarding lvsd's proxy mode has; the default).
+    /// Masquerading, NAT (proxy mode's only method).
     #[arg(short = 'm', long = "masquerading")]
     pub masq: bool,
-    /// Direct routing (not available in proxy mode).
+    /// Direct routing (packet mode; its default for -a, as ipvsadm's).
     #[arg(short = 'g', long = "gatewaying")]
     pub gatewaying: bool,
-    /// IP-in-IP tunnelling (not available in proxy mode).
+    /// IP-in-IP tunnelling (packet mode).
     #[arg(short = 'i', long = "ipip")]
     pub ipip: bool,
     /// Numeric output (lvsd always prints addresses numerically).
@@ -153,24 +173,36 @@ pub enum Command {
     DeleteService(SvcKey),
     /// `-C`.
     Clear,
-    /// `-a`.
-    AddServer(SvcKey, RealSpec),
-    /// `-e`: weight and thresholds are replaced.
-    EditServer(SvcKey, RealSpec),
+    /// `-a`, with the forwarding method if one was given.
+    AddServer(SvcKey, RealSpec, Option<Forward>),
+    /// `-e`: weight and thresholds are replaced, and the forwarding method if one was given.
+    EditServer(SvcKey, RealSpec, Option<Forward>),
     /// `-d`.
     DeleteServer(SvcKey, SocketAddr),
     /// `-L -n [--stats | --rate | -c]`.
     List(ListFormat),
     /// `-S -n`.
     Save,
+    /// `--reload` (an lvs extension): re-read the configuration file as SIGHUP does. The
+    /// daemons run it themselves; [`apply`] refuses it.
+    Reload,
 }
 
 impl AdminArgs {
     /// The command these arguments ask for. `-R` is not a command (the client reads the
     /// rules); it returns an error here.
     pub fn command(&self) -> Result<Command, String> {
-        if self.gatewaying || self.ipip {
-            return Err("lvsd proxies connections: only masquerading (-m) is available".into());
+        let forward = if self.gatewaying {
+            Some(Forward::Dr)
+        } else if self.ipip {
+            Some(Forward::Tun)
+        } else if self.masq {
+            Some(Forward::Nat)
+        } else {
+            None
+        };
+        if forward.is_some() && !(self.add_server || self.edit_server) {
+            return Err("-g, -i and -m go with -a or -e".into());
         }
         let key = || -> Result<SvcKey, String> {
             match (self.tcp, self.udp) {
@@ -226,9 +258,9 @@ impl AdminArgs {
         } else if self.clear {
             Command::Clear
         } else if self.add_server {
-            Command::AddServer(key()?, real()?)
+            Command::AddServer(key()?, real()?, forward)
         } else if self.edit_server {
-            Command::EditServer(key()?, real()?)
+            Command::EditServer(key()?, real()?, forward)
         } else if self.delete_server {
             let addr = self.real.ok_or("a real server is required: -r ADDR:PORT")?;
             Command::DeleteServer(key()?, addr)
@@ -244,13 +276,15 @@ impl AdminArgs {
             })
         } else if self.save {
             Command::Save
+        } else if self.reload {
+            Command::Reload
         } else {
             return Err("-R reads rules from standard input; it is not a single command".into());
         })
     }
 }
 
-fn flag_names(sched: &str, f: SchedFlags) -> Vec<&'static str> {
+pub(crate) fn flag_names(sched: &str, f: SchedFlags) -> Vec<&'static str> {
     let (a, b) = match sched {
         "sh" => ("sh-fallback", "sh-port"),
         "mh" => ("mh-fallback", "mh-port"),
@@ -266,7 +300,8 @@ fn flag_names(sched: &str, f: SchedFlags) -> Vec<&'static str> {
     v
 }
 
-fn service_rule(spec: &ServiceSpec) -> String {
+/// `spec` as an ipvsadm-save `-A` rule.
+pub(crate) fn service_rule(spec: &ServiceSpec) -> String {
     let (proto, addr) = spec.key;
     let mut s = format!("-A {} {addr} -s {}", proto.switch(), spec.scheduler);
     let flags = flag_names(&spec.scheduler, spec.flags);
@@ -284,14 +319,23 @@ fn service_rule(spec: &ServiceSpec) -> String {
     s
 }
 
-fn real_rule(key: SvcKey, r: &RealSpec) -> String {
-    let mut s = format!(
-        "-a {} {} -r {} -m -w {}",
-        key.0.switch(),
-        key.1,
-        r.addr,
-        r.weight
-    );
+/// ipvsadm's switch for a forwarding method.
+pub(crate) fn forward_switch(f: Forward) -> &'static str {
+    match f {
+        Forward::Nat => "-m",
+        Forward::Dr => "-g",
+        Forward::Tun => "-i",
+    }
+}
+
+/// A real server as an ipvsadm-save `-a` rule (without a method switch when `forward` is
+/// `None`).
+pub(crate) fn real_rule(key: SvcKey, r: &RealSpec, forward: Option<Forward>) -> String {
+    let mut s = format!("-a {} {} -r {}", key.0.switch(), key.1, r.addr);
+    if let Some(f) = forward {
+        let _ = write!(s, " {}", forward_switch(f));
+    }
+    let _ = write!(s, " -w {}", r.weight);
     if r.upper != 0 {
         let _ = write!(s, " -x {}", r.upper);
     }
@@ -309,14 +353,15 @@ impl Command {
             Self::EditService(s) => service_rule(s).replacen("-A", "-E", 1),
             Self::DeleteService(k) => format!("-D {} {}", k.0.switch(), k.1),
             Self::Clear => "-C".into(),
-            Self::AddServer(k, r) => real_rule(*k, r),
-            Self::EditServer(k, r) => real_rule(*k, r).replacen("-a", "-e", 1),
+            Self::AddServer(k, r, f) => real_rule(*k, r, *f),
+            Self::EditServer(k, r, f) => real_rule(*k, r, *f).replacen("-a", "-e", 1),
             Self::DeleteServer(k, a) => format!("-d {} {} -r {a}", k.0.switch(), k.1),
             Self::List(ListFormat::Plain) => "-L -n".into(),
             Self::List(ListFormat::Stats) => "-L -n --stats".into(),
             Self::List(ListFormat::Rate) => "-L -n --rate".into(),
             Self::List(ListFormat::Connections) => "-L -n -c".into(),
             Self::Save => "-S -n".into(),
+            Self::Reload => "--reload".into(),
         }
     }
 }
@@ -510,7 +555,7 @@ pub fn save(t: &Table) -> String {
         out.push_str(&service_rule(&s.spec));
         out.push('\n');
         for r in s.reals() {
-            out.push_str(&real_rule(s.spec.key, &r.spec));
+            out.push_str(&real_rule(s.spec.key, &r.spec, Some(Forward::Nat)));
             out.push('\n');
         }
     }
@@ -535,8 +580,14 @@ pub fn apply(
             t.clear(now);
             Ok(())
         }
-        Command::AddServer(k, r) => t.add_real(*k, *r, now),
-        Command::EditServer(k, r) => t.edit_real(*k, *r),
+        Command::AddServer(k, r, f) => {
+            masquerading_only(*f)?;
+            t.add_real(*k, *r, now)
+        }
+        Command::EditServer(k, r, f) => {
+            masquerading_only(*f)?;
+            t.edit_real(*k, *r)
+        }
         Command::DeleteServer(k, a) => t.remove_real(*k, *a, now),
         Command::List(ListFormat::Connections) => {
             let mut rows = open.to_vec();
@@ -552,180 +603,21 @@ pub fn apply(
             out.push_str(&save(t));
             Ok(())
         }
+        Command::Reload => Err("--reload is run by the daemon, not on a table".into()),
+    }
+}
+
+/// Proxy mode forwards by masquerading only.
+fn masquerading_only(f: Option<Forward>) -> Result<(), String> {
+    match f {
+        None | Some(Forward::Nat) => Ok(()),
+        Some(_) => Err(
+            "lvsd's proxy mode forwards by masquerading (-m) only: -g and -i need \
+             mode = \"packet\""
+                .into(),
+        ),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lvsd::table::Binding;
-
-    fn cmd(line: &str) -> Command {
-        parse_line(line).unwrap().unwrap()
-    }
-
-    #[test]
-    fn lines_round_trip() {
-        for line in [
-            "-A -t 127.0.0.1:80 -s wlc",
-            "-A -u [::1]:53 -s sh -b sh-fallback,sh-port -p 60 -M 64",
-            "-E -t 127.0.0.1:80 -s rr -p 300 -M 255.255.255.0",
-            "-D -t 127.0.0.1:80",
-            "-C",
-            "-a -t 127.0.0.1:80 -r 127.0.0.1:9000 -m -w 3 -x 10 -y 5",
-            "-e -t 127.0.0.1:80 -r 127.0.0.1:9000 -m -w 0",
-            "-d -u 127.0.0.1:53 -r 127.0.0.1:5353",
-            "-L -n",
-            "-L -n --stats",
-            "-L -n --rate",
-            "-L -n -c",
-            "-S -n",
-        ] {
-            assert_eq!(cmd(line).to_line(), line);
-        }
-        assert_eq!(
-            cmd("-A -t 127.0.0.1:80 -p").to_line(),
-            "-A -t 127.0.0.1:80 -s wlc -p 300"
-        );
-        assert_eq!(parse_line("  # comment").unwrap(), None);
-    }
-
-    #[test]
-    fn bad_lines_say_why() {
-        for (line, want) in [
-            ("-A -s wlc", "-t ADDR:PORT"),
-            ("-A -t 1.2.3.4:80 -s bogus", "unknown scheduler"),
-            ("-a -t 1.2.3.4:80 -r 1.2.3.5:80 -g", "masquerading"),
-            ("-a -t 1.2.3.4:80", "real server is required"),
-            ("-A -t nope -s rr", "invalid value"),
-            ("-L -A", "cannot be used"),
-            ("-n", "required"),
-            ("-A -t 1.2.3.4:80 -M 24", "-M needs -p"),
-        ] {
-            let e = parse_line(line).unwrap_err();
-            assert!(e.contains(want), "{line}: {e}");
-        }
-    }
-
-    #[test]
-    fn listing_has_ipvsadm_columns() {
-        let mut t = Table::new(1, Duration::ZERO);
-        let mut out = String::new();
-        for line in [
-            "-A -t 127.0.0.1:80 -s wrr -p 60 -M 255.255.255.0",
-            "-a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m -w 3",
-            "-a -t 127.0.0.1:80 -r 127.0.0.1:9002 -m -w 1",
-        ] {
-            apply(&mut t, &cmd(line), Instant::ZERO, &[], &mut out).unwrap();
-        }
-        let svc = t
-            .find((Protocol::Tcp, "127.0.0.1:80".parse().unwrap()))
-            .unwrap();
-        let _open = t
-            .pick(svc, "10.0.0.1:5".parse().unwrap(), Instant::ZERO)
-            .unwrap();
-        let text = list(&t, ListFormat::Plain);
-        let want = "\
-IP Virtual Server version 1.2.1 (lvsd proxy mode)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
-TCP  127.0.0.1:80 wrr persistent 60 mask 255.255.255.0
-  -> 127.0.0.1:9001               Masq    3      1          0         
-  -> 127.0.0.1:9002               Masq    1      0          0         
-";
-        assert_eq!(text, want);
-        let stats = list(&t, ListFormat::Stats);
-        assert!(stats.contains(
-            "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
-        ));
-        let row = format!("{:<33}{:>9}{:>9}", "TCP  127.0.0.1:80", 1, 0);
-        assert!(stats.contains(&row), "{stats}");
-        let saved = save(&t);
-        assert_eq!(
-            saved,
-            "-A -t 127.0.0.1:80 -s wrr -p 60 -M 255.255.255.0\n\
-             -a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m -w 3\n\
-             -a -t 127.0.0.1:80 -r 127.0.0.1:9002 -m -w 1\n"
-        );
-        let mut s = String::new();
-        largenum(&mut s, 123_456_789);
-        largenum(&mut s, 7);
-        assert_eq!(s, "  123456K        7");
-    }
-
-    fn one_server_table() -> (Table, Binding) {
-        let mut t = Table::new(1, Duration::from_secs(120));
-        let mut out = String::new();
-        for line in [
-            "-A -t 127.0.0.1:80 -s rr",
-            "-a -t 127.0.0.1:80 -r 127.0.0.1:9001 -m",
-        ] {
-            apply(&mut t, &cmd(line), Instant::ZERO, &[], &mut out).unwrap();
-        }
-        let svc = t
-            .find((Protocol::Tcp, "127.0.0.1:80".parse().unwrap()))
-            .unwrap();
-        let (b, _) = t
-            .pick(svc, "10.0.0.1:5".parse().unwrap(), Instant::ZERO)
-            .unwrap();
-        (t, b)
-    }
-
-    #[test]
-    fn rate_listing_uses_the_estimator() {
-        let (mut t, b) = one_server_table();
-        let c = Counters {
-            in_pkts: 400,
-            in_bytes: 40_000,
-            ..Counters::default()
-        };
-        t.account(b, &c);
-        t.estimate();
-        let text = list(&t, ListFormat::Rate);
-        assert!(text.contains(
-            "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  -> RemoteAddress:Port\n"
-        ), "{text}");
-        // 400 packets and 40 000 bytes in one 2 s period, weighted 1/4: 50 pps, 5000 B/s.
-        let svc = format!(
-            "{:<33}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
-            "TCP  127.0.0.1:80", 0, 50, 0, 5000, 0
-        );
-        assert!(text.contains(&svc), "{text}");
-        let real = format!(
-            "  -> {:<28} {:>8} {:>8} {:>8}{:>9}{:>9}\n",
-            "127.0.0.1:9001", 0, 50, 0, 5000, 0
-        );
-        assert!(text.contains(&real), "{text}");
-        // No more traffic: the averages decay towards zero.
-        for _ in 0..40 {
-            t.estimate();
-        }
-        assert_eq!(t.services().next().unwrap().rates(), Rates::default());
-    }
-
-    #[test]
-    fn connection_listing_has_ipvsadm_columns() {
-        let (mut t, b) = one_server_table();
-        let open = ConnRow {
-            protocol: Protocol::Tcp,
-            expires: Duration::from_secs(899),
-            state: "ESTABLISHED",
-            source: "10.0.0.2:40000".parse().unwrap(),
-            virtual_addr: "127.0.0.1:80".parse().unwrap(),
-            destination: "127.0.0.1:9001".parse().unwrap(),
-        };
-        t.release(b, Instant::ZERO);
-        let mut out = String::new();
-        let now = Instant::ZERO + Duration::from_secs(5);
-        apply(&mut t, &cmd("-L -n -c"), now, &[open], &mut out).unwrap();
-        assert_eq!(
-            out,
-            "IPVS connection entries\n\
-             pro expire state       source             virtual            destination\n\
-             TCP 14:59  ESTABLISHED 10.0.0.2:40000     127.0.0.1:80       127.0.0.1:9001\n\
-             TCP 01:55  TIME_WAIT   10.0.0.1:5         127.0.0.1:80       127.0.0.1:9001\n"
-        );
-        assert!(parse_line("-L -n --rate -c").is_err());
-        assert!(parse_line("-L -n --stats --rate").is_err());
-    }
-}
+mod tests;

@@ -8,7 +8,8 @@
 //! `ip_forward=0`, real servers 10.0.2.11-13 (/24), VIP [`VIP`].
 //!
 //! The test binary doubles as the helper programs ([`helper_main`], selected by the
-//! `LVS_PKT_ROLE` variable): a TCP server that answers every connection with its name, and
+//! `LVS_PKT_ROLE` variable): a TCP server that answers every connection with its name (and
+//! then echoes what the client sends, for connections held across a change), and
 //! the user-space IPIP decapsulator of the TUN test (a raw IP socket for protocol 4 reads the
 //! tunnelled packets, the inner packet is written to a TUN device, and the kernel takes it from
 //! there as if it had arrived on that device).
@@ -249,35 +250,46 @@ impl Lab {
 
     /// NAT: the real servers route through the director.
     pub fn setup_nat(&self) {
-        for r in &self.reals {
-            r.ip(&["route", "add", "default", "via", "10.0.2.1"]);
+        for i in 0..self.reals.len() {
+            self.setup_nat_one(i);
         }
+    }
+
+    /// NAT for real server `i` only.
+    pub fn setup_nat_one(&self, i: usize) {
+        self.reals[i].ip(&["route", "add", "default", "via", "10.0.2.1"]);
     }
 
     /// DR (and TUN with the user-space decapsulator): `lvsadm realserver --dr VIP --apply`
     /// on each real server (VIP on lo, ARP sysctls), and the client subnet on the link.
     pub fn setup_dr(&self) {
-        for r in &self.reals {
-            let o = r
-                .command(env!("CARGO_BIN_EXE_lvsadm"))
-                .args([
-                    "realserver",
-                    "--dr",
-                    &VIP.to_string(),
-                    "--dev",
-                    "eth0",
-                    "--apply",
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "lvsadm realserver: {}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            r.ip(&["route", "add", "10.0.1.0/24", "dev", "eth0"]);
+        for i in 0..self.reals.len() {
+            self.setup_dr_one(i);
         }
+    }
+
+    /// DR for real server `i` only.
+    pub fn setup_dr_one(&self, i: usize) {
+        let r = &self.reals[i];
+        let o = r
+            .command(env!("CARGO_BIN_EXE_lvsadm"))
+            .args([
+                "realserver",
+                "--dr",
+                &VIP.to_string(),
+                "--dev",
+                "eth0",
+                "--apply",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "lvsadm realserver: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        r.ip(&["route", "add", "10.0.1.0/24", "dev", "eth0"]);
     }
 
     fn start(&mut self, what: &str, mut cmd: Command) {
@@ -354,16 +366,62 @@ impl Lab {
         count
     }
 
-    /// Start lvsd in the director namespace with `body` (services) in packet mode on eth0;
-    /// returns its control socket once it answers.
-    pub fn start_lvsd(&mut self, body: &str) -> PathBuf {
+    /// lvsd's configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.0.join("lvsd.toml")
+    }
+
+    /// (Re)write lvsd's configuration file: packet mode on eth0 with `body` (services),
+    /// replaced in one rename so a reload never reads half a file.
+    pub fn write_config(&self, body: &str) {
         let socket = self.dir.0.join("ctl.sock");
-        let config = self.dir.0.join("lvsd.toml");
         let text = format!(
             "control = {:?}\nmode = \"packet\"\ninterface = \"eth0\"\n{body}",
             socket.display().to_string()
         );
-        std::fs::write(&config, text).unwrap();
+        self.write_raw_config(&text);
+    }
+
+    /// Replace lvsd's configuration file with `text` as it is.
+    pub fn write_raw_config(&self, text: &str) {
+        let config = self.config_path();
+        let tmp = config.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &config).unwrap();
+    }
+
+    /// Send `sig` to lvsd (every process of that name in the director namespace).
+    pub fn signal_lvsd(&self, sig: i32) {
+        let o = Command::new("ip")
+            .args(["netns", "pids", &self.director.name])
+            .output()
+            .expect("ip netns pids");
+        let mut sent = 0;
+        for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if let (Ok(p), "lvsd") = (pid.parse::<i32>(), comm.trim()) {
+                // SAFETY: kill(2) on the lvsd this lab started, inside its namespace.
+                if unsafe { libc::kill(p, sig) } == 0 {
+                    sent += 1;
+                }
+            }
+        }
+        assert!(sent > 0, "no lvsd in {}", self.director.name);
+    }
+
+    /// Give the client another source address (a fresh one has no director entries that a
+    /// reused port could follow).
+    pub fn add_client_addr(&self, a: Ipv4Addr) {
+        self.client
+            .ip(&["addr", "add", &format!("{a}/24"), "dev", "eth0"]);
+    }
+
+    /// Start lvsd in the director namespace with `body` (services) in packet mode on eth0;
+    /// returns its control socket once it answers.
+    pub fn start_lvsd(&mut self, body: &str) -> PathBuf {
+        let socket = self.dir.0.join("ctl.sock");
+        let config = self.config_path();
+        self.write_config(body);
         let mut cmd = self.director.command(env!("CARGO_BIN_EXE_lvsd"));
         cmd.arg("-c").arg(&config).arg("-v");
         self.start("lvsd", cmd);
@@ -445,6 +503,40 @@ fn request(src: Ipv4Addr, dst: SocketAddrV4) -> Option<String> {
     // The client closes first: its TIME_WAIT keeps the port from being reused soon.
     drop(t);
     String::from_utf8(line).ok().map(|l| l.trim().to_owned())
+}
+
+/// A connection from the client namespace to VIP:`port` from `src` that stays open: the
+/// stream (usable from any thread) and the name of the server that answered.
+pub fn hold(lab: &Lab, src: Ipv4Addr, port: u16) -> (TcpStream, String) {
+    let dst = SocketAddr::from(SocketAddrV4::new(VIP, port));
+    lab.client.run(move || {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        s.bind(&SocketAddr::from(SocketAddrV4::new(src, 0)).into())
+            .expect("bind");
+        s.connect_timeout(&dst.into(), Duration::from_secs(10))
+            .expect("connect to the VIP");
+        let mut t: TcpStream = s.into();
+        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\n") && line.len() < 64 {
+            assert_eq!(t.read(&mut b).expect("read the server's name"), 1, "closed");
+            line.push(b[0]);
+        }
+        let name = String::from_utf8(line).unwrap().trim().to_owned();
+        (t, name)
+    })
+}
+
+/// Send `msg` on a held connection and read it back from the server's echo.
+pub fn echo(t: &mut TcpStream, msg: &str) -> String {
+    t.write_all(msg.as_bytes())
+        .expect("write on the held connection");
+    let mut got = vec![0u8; msg.len()];
+    t.read_exact(&mut got)
+        .expect("the echo on the held connection");
+    String::from_utf8(got).unwrap()
 }
 
 /// `n` requests from the client namespace to VIP:`port` from `src`, on `threads` threads.
@@ -608,9 +700,13 @@ fn server(ready: &str) -> ! {
                 let reply = reply.clone();
                 std::thread::spawn(move || {
                     let _ = s.write_all(&reply);
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
                     let mut b = [0u8; 64];
-                    while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+                    while let Ok(n @ 1..) = s.read(&mut b) {
+                        if s.write_all(&b[..n]).is_err() {
+                            break;
+                        }
+                    }
                 });
             }
         });

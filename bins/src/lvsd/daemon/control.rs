@@ -6,11 +6,15 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use lvs_core::Instant;
+use lvs_core::health::ProbeResult;
 use mio::Interest;
 use mio::net::{UnixListener, UnixStream};
 
+use super::shell::Shell;
 use super::{Daemon, Entry};
 use crate::lvsd::admin::{self, Command, ConnRow, ListFormat, MAX_REQUEST};
+use crate::lvsd::probe::Probe;
+use crate::lvsd::table::ProbeRequest;
 
 /// IPVS's default timeout of an ESTABLISHED TCP entry, shown as the expiry of an open
 /// connection counted from its last traffic (lvsd itself does not close idle connections).
@@ -110,50 +114,69 @@ impl Ctl {
     }
 }
 
-impl Daemon {
-    pub(super) fn accept_ctl(&mut self, slot: usize) {
-        loop {
-            let Some(Entry::Control(l)) = self.slots[slot].as_ref() else {
-                return;
+impl Shell for Daemon {
+    fn next_probe(&mut self, _now: Instant) -> Option<ProbeRequest> {
+        self.table.poll_probe()
+    }
+
+    fn report(&mut self, now: Instant, check: u32, result: ProbeResult) {
+        self.table.report(now, check, result);
+    }
+
+    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize> {
+        self.insert(Entry::Probe(p), Interest::READABLE | Interest::WRITABLE)
+    }
+
+    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize> {
+        self.insert(Entry::Ctl(c), Interest::READABLE | Interest::WRITABLE)
+    }
+
+    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe> {
+        match self.slots.get_mut(slot)? {
+            Some(Entry::Probe(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn listener(&self, slot: usize) -> Option<&UnixListener> {
+        match self.slots.get(slot)? {
+            Some(Entry::Control(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl> {
+        match self.slots.get_mut(slot)? {
+            Some(Entry::Ctl(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn free(&mut self, slot: usize) {
+        self.remove(slot);
+    }
+
+    /// Run a control request (see [`admin`](crate::lvsd::admin) for the protocol) and build
+    /// the reply; `--reload` is [`Daemon::reload`].
+    fn execute(&mut self, request: &[u8], now: Instant) -> String {
+        execute_lines(request, |cmd, out| {
+            if *cmd == Command::Reload {
+                return self.reload(now);
+            }
+            let open = if *cmd == Command::List(ListFormat::Connections) {
+                self.conn_rows(now)
+            } else {
+                Vec::new()
             };
-            match l.accept() {
-                Ok((sock, _)) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    let _ = self.insert(Entry::Ctl(Box::new(Ctl::new(sock))), interest);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
+            let r = admin::apply(&mut self.table, cmd, now, &open, out);
+            let opened = self.open_missing(now);
+            self.close_stale(now);
+            r.and(opened)
+        })
     }
+}
 
-    pub(super) fn drive_ctl(&mut self, slot: usize, now: Instant) {
-        let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
-            return;
-        };
-        match c.read() {
-            CtlStep::Pending => return,
-            CtlStep::Close => {
-                self.remove(slot);
-                return;
-            }
-            CtlStep::Write => {}
-            CtlStep::Run(request) => {
-                let reply = self.execute(&request, now);
-                let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
-                    return;
-                };
-                c.reply(reply);
-            }
-        }
-        let Some(Entry::Ctl(c)) = self.slots[slot].as_mut() else {
-            return;
-        };
-        if c.write() {
-            self.remove(slot);
-        }
-    }
-
+impl Daemon {
     /// The open proxied connections and UDP flows as `-c` entries.
     fn conn_rows(&self, now: Instant) -> Vec<ConnRow> {
         let mut rows = Vec::new();
@@ -184,22 +207,6 @@ impl Daemon {
             });
         }
         rows
-    }
-
-    /// Run a control request (see [`admin`](crate::lvsd::admin) for the protocol) and build
-    /// the reply.
-    fn execute(&mut self, request: &[u8], now: Instant) -> String {
-        execute_lines(request, |cmd, out| {
-            let open = if *cmd == Command::List(ListFormat::Connections) {
-                self.conn_rows(now)
-            } else {
-                Vec::new()
-            };
-            let r = admin::apply(&mut self.table, cmd, now, &open, out);
-            let opened = self.open_missing(now);
-            self.close_stale(now);
-            r.and(opened)
-        })
     }
 }
 

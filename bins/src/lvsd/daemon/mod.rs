@@ -137,10 +137,12 @@ impl core::fmt::Debug for Daemon {
 }
 
 mod control;
+pub(crate) mod shell;
 mod udp;
 
 pub use control::control_request;
-pub(crate) use control::{Ctl, CtlStep, bind_control, execute_lines};
+pub(crate) use control::{Ctl, bind_control, execute_lines};
+use shell::Shell as _;
 
 impl Daemon {
     /// Set up the daemon for `cfg`: bind every virtual address and the control socket. With
@@ -606,31 +608,6 @@ impl Daemon {
         }
     }
 
-    fn start_probes(&mut self, now: Instant) {
-        while let Some(req) = self.table.poll_probe() {
-            match Probe::start(&req) {
-                Ok(p) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if self.insert(Entry::Probe(Box::new(p)), interest).is_err() {
-                        tracing::error!("cannot register a health probe");
-                    }
-                }
-                Err(result) => self.table.report(now, req.id, result),
-            }
-        }
-    }
-
-    fn drive_probe(&mut self, slot: usize, now: Instant) {
-        let Some(Entry::Probe(p)) = self.slots[slot].as_mut() else {
-            return;
-        };
-        if let Some(result) = p.advance() {
-            let check = p.check;
-            self.remove(slot);
-            self.table.report(now, check, result);
-        }
-    }
-
     fn sweep(&mut self, now: Instant) {
         self.table.sweep(now);
         for slot in 0..self.slots.len() {
@@ -642,11 +619,7 @@ impl Daemon {
                 Some(Entry::Flow(f)) if now >= f.last + f.timeout => {
                     self.close_flow(slot, now, true);
                 }
-                Some(Entry::Probe(p)) if now > p.deadline => {
-                    self.remove(slot);
-                }
-                // A program's exit is not a readiness event: look for it here.
-                Some(Entry::Probe(p)) if p.is_program() => self.drive_probe(slot, now),
+                Some(Entry::Probe(_)) => self.sweep_probe(slot, now),
                 _ => {}
             }
         }

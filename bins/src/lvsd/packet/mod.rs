@@ -26,20 +26,27 @@
 //!   [`DirectorBinding`](lvs_core::health::DirectorBinding): a failing server is quiesced
 //!   (weight 0, and its persistence templates stop applying), a returning one gets its weight
 //!   back. Probes run from the director's own stack in the same loop as the frames.
-//! * `lvsadm` works over the same control socket: `-L -n` (`--stats`, `--rate`, `-c`), `-S`
-//!   and `-e` (weights); services and real servers are changed in the configuration file.
+//!   A dynamic program check (keepalived `misc_dynamic`) sets the weight of a server that is
+//!   up.
+//! * `lvsadm` works over the same control socket: `-L -n` (`--stats`, `--rate`, `-c`), `-S`,
+//!   `-A/-E/-D/-C`, `-a/-e/-d` with the forwarding method (`-g` DR, the default for `-a` as
+//!   in ipvsadm, `-i` TUN, `-m` NAT), `-R`, and `--reload`.
+//! * **Reload** (SIGHUP or `lvsadm --reload`) re-reads the configuration file and applies the
+//!   difference to the running director ([`reconcile`]): its connection table stays, so
+//!   connections to real servers that remain keep flowing; on any error the running
+//!   configuration stays. The interface (and the tunnel source of TUN servers) change only
+//!   on restart, and a reload replaces changes made with lvsadm since the last load.
 //!
 //! Limits of this version: IPv4 only (no neighbour discovery), one interface, no VLAN tags,
 //! no generic-receive-offload super-frames (frames larger than the buffer are counted and
-//! dropped), real servers and TUN endpoints on the interface's link, and SIGHUP does not
-//! reload (restart to change the services; the kernel ends of open connections survive a
-//! quick restart only for DR/TUN).
+//! dropped), and real servers and TUN endpoints on the interface's link.
 
 pub mod arp;
 mod control;
 pub mod iface;
 pub mod neigh;
 pub mod plane;
+pub mod reconcile;
 pub mod spec;
 
 use core::net::{IpAddr, Ipv4Addr};
@@ -59,7 +66,8 @@ use iface::{Iface, complete_checksum};
 use neigh::{Neighbours, parse_proc_arp};
 use plane::{Plane, director_config};
 
-use super::config::{Config, PacketSpec};
+use super::config::{Config, ConfigFile, DataPlane, PacketSpec};
+use super::daemon::shell::Shell as _;
 use super::daemon::{Ctl, bind_control};
 use super::probe::Probe;
 use crate::io::{Clock, ETH_P_ALL, PacketSocket, PacketType, SignalAction};
@@ -118,6 +126,8 @@ pub struct PacketDaemon {
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     control_path: PathBuf,
+    config_path: Option<PathBuf>,
+    seed: u64,
     signals: Option<Signals>,
     stop: bool,
     more: bool,
@@ -145,26 +155,41 @@ fn warn_if_forwarding(name: &str) {
     }
 }
 
-impl PacketDaemon {
-    /// Open the interface and the control socket and build the director for `cfg`.
-    pub fn new(cfg: &Config, spec: &PacketSpec, signals: bool) -> Result<Self, String> {
-        let iface = Iface::probe(&spec.interface)
-            .map_err(|e| format!("interface {}: {e}", spec.interface))?;
-        let tunnel_source = spec.tunnel_source.or_else(|| {
-            let tun = cfg.services.iter().flat_map(|s| {
-                s.reals
-                    .iter()
-                    .filter(|r| spec.forward_of(s.key, r.addr) == lvs_core::director::Forward::Tun)
-            });
-            let target = tun.filter_map(|r| match r.addr.ip() {
+/// Whether the configuration has TUN real servers, and the outer source of their packets:
+/// the configured one, else an address of the interface on the first TUN server's subnet,
+/// else its first address.
+fn tunnel_source(cfg: &Config, spec: &PacketSpec, iface: &Iface) -> (bool, Option<Ipv4Addr>) {
+    let mut tun = cfg.services.iter().flat_map(|s| {
+        s.reals
+            .iter()
+            .filter(|r| spec.forward_of(s.key, r.addr) == lvs_core::director::Forward::Tun)
+            .filter_map(|r| match r.addr.ip() {
                 IpAddr::V4(a) => Some(a),
                 IpAddr::V6(_) => None,
-            });
-            target
-                .map(|t| iface.source_for(t))
-                .next()
-                .unwrap_or_else(|| iface.addrs.first().map(|a| a.0))
-        });
+            })
+    });
+    let first = tun.next();
+    let source = spec.tunnel_source.or_else(|| {
+        first
+            .map(|t| iface.source_for(t))
+            .unwrap_or_else(|| iface.addrs.first().map(|a| a.0))
+    });
+    (first.is_some(), source)
+}
+
+impl PacketDaemon {
+    /// Open the interface and the control socket and build the director for `cfg`. With
+    /// `signals`, SIGINT/SIGTERM stop it and SIGHUP reloads `config_path` (as `lvsadm
+    /// --reload` does).
+    pub fn new(
+        cfg: &Config,
+        spec: &PacketSpec,
+        config_path: Option<PathBuf>,
+        signals: bool,
+    ) -> Result<Self, String> {
+        let iface = Iface::probe(&spec.interface)
+            .map_err(|e| format!("interface {}: {e}", spec.interface))?;
+        let (_, tunnel_source) = tunnel_source(cfg, spec, &iface);
         let clock = Clock::new();
         let now = clock.now();
         let seed = lvs_core::rng::Rng::next_u64(&mut rand::make_rng::<rand_chacha::ChaCha8Rng>());
@@ -201,6 +226,8 @@ impl PacketDaemon {
             slots: Vec::new(),
             free: Vec::new(),
             control_path: cfg.control_path(),
+            config_path,
+            seed,
             signals: None,
             stop: false,
             more: false,
@@ -334,9 +361,13 @@ impl PacketDaemon {
                 for a in actions {
                     match a {
                         SignalAction::Stop(_) => self.stop = true,
-                        SignalAction::Reload => tracing::warn!(
-                            "packet mode does not reload its configuration; restart lvsd"
-                        ),
+                        SignalAction::Reload => {
+                            if let Err(e) = self.reload(now) {
+                                tracing::error!(
+                                    "reload failed, keeping the running configuration: {e}"
+                                );
+                            }
+                        }
                     }
                 }
             }
@@ -346,6 +377,80 @@ impl PacketDaemon {
                 Some(Entry::Ctl(_)) => self.drive_ctl(slot, now),
                 None => {}
             },
+        }
+    }
+
+    /// Re-read the configuration file and switch to its services (see the module docs): on
+    /// any error the running configuration stays and the error says why.
+    pub fn reload(&mut self, now: Instant) -> Result<(), String> {
+        let path = self
+            .config_path
+            .clone()
+            .ok_or("no configuration file to reload")?;
+        let file = ConfigFile::load(&path).map_err(|e| e.0)?;
+        let DataPlane::Packet(spec) = &file.plane else {
+            return Err(format!(
+                "{}: the file is for proxy mode now; changing the data plane needs a restart \
+                 of lvsd",
+                path.display()
+            ));
+        };
+        if spec.interface != self.iface.name {
+            return Err(format!(
+                "{}: the interface changes from {} to {}; that needs a restart of lvsd",
+                path.display(),
+                self.iface.name,
+                spec.interface
+            ));
+        }
+        let (tun, source) = tunnel_source(&file.config, spec, &self.iface);
+        let running = self.plane.director.config().tunnel_source_v4;
+        if (tun || spec.tunnel_source.is_some()) && source.map(IpAddr::V4) != running {
+            return Err(format!(
+                "{}: the tunnel source changes from {running:?} to {source:?}; that needs a \
+                 restart of lvsd",
+                path.display()
+            ));
+        }
+        // Try the whole configuration on a scratch director first: whatever it refuses
+        // (a scheduler, a check, a limit) leaves the running one untouched.
+        let dc = director_config(&file.config, self.iface.mac, self.iface.mtu, source);
+        Plane::build(&file.config, spec, dc, self.seed, now)?;
+        self.plane.reload(&file.config, spec, now)?;
+        self.refresh(now);
+        if file
+            .config
+            .control
+            .as_ref()
+            .is_some_and(|c| *c != self.control_path)
+        {
+            tracing::warn!("the control socket path changes only on restart");
+        }
+        tracing::info!(
+            "configuration reloaded from {} ({} services)",
+            path.display(),
+            self.plane.services().len()
+        );
+        Ok(())
+    }
+
+    /// After the services changed: answer ARP for the new VIPs (and announce them), look
+    /// up the new real servers' MACs.
+    pub(super) fn refresh(&mut self, now: Instant) {
+        let vips = self.plane.vips();
+        if vips.iter().any(|v| !self.vips.contains(v)) {
+            for v in vips.iter().filter(|v| self.iface.owns(**v)) {
+                tracing::warn!(
+                    "VIP {v} is an address of {}: the kernel answers it",
+                    self.iface.name
+                );
+            }
+            self.garp_left = GARP_COUNT;
+            self.next_garp = now;
+        }
+        self.vips = vips;
+        for r in self.plane.real_addrs() {
+            self.resolve(r, now);
         }
     }
 
@@ -535,42 +640,10 @@ impl PacketDaemon {
         }
     }
 
-    fn start_probes(&mut self, now: Instant) {
-        while let Some(req) = self.plane.poll_probe(now) {
-            match Probe::start(&req) {
-                Ok(p) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if self.insert(Entry::Probe(Box::new(p)), interest).is_err() {
-                        tracing::error!("cannot register a health probe");
-                    }
-                }
-                Err(result) => self.plane.report(now, req.id, result),
-            }
-        }
-    }
-
-    fn drive_probe(&mut self, slot: usize, now: Instant) {
-        let Some(Entry::Probe(p)) = self.slots[slot].as_mut() else {
-            return;
-        };
-        if let Some(result) = p.advance() {
-            let check = p.check;
-            self.remove(slot);
-            self.plane.report(now, check, result);
-        }
-    }
-
     fn sweep(&mut self, now: Instant) {
         self.neigh.expire(now);
         for slot in 0..self.slots.len() {
-            match self.slots[slot].as_ref() {
-                Some(Entry::Probe(p)) if now > p.deadline => {
-                    self.remove(slot);
-                }
-                // A program's exit is not a readiness event: look for it here.
-                Some(Entry::Probe(p)) if p.is_program() => self.drive_probe(slot, now),
-                _ => {}
-            }
+            self.sweep_probe(slot, now);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Packet mode's services: the [`Director`] built from the configuration, the health checker
 //! bound to it ([`DirectorBinding`]: a failing server is quiesced, a returning one gets its
-//! weight back), and the ipvsadm listings (`-L -n`, `--stats`, `--rate`, `-c`, `-S`) read
-//! from the director's own counters. No sockets.
+//! weight back, a dynamic check sets its weight), the ipvsadm commands (`-A/-E/-D/-C`,
+//! `-a/-e/-d`, applied as changes to the running director, see [`reconcile`](super::reconcile))
+//! and the listings (`-L -n`, `--stats`, `--rate`, `-c`, `-S`) read from the director's own
+//! counters. No sockets.
 
 use core::fmt::Write as _;
 use core::net::{IpAddr, Ipv4Addr};
@@ -9,21 +11,19 @@ use core::time::Duration;
 
 use lvs_core::Instant;
 use lvs_core::director::{
-    Counters, Director, DirectorConfig, Forward, Rates, RealConfig, RealId, ServiceConfig,
-    TunnelType,
+    Counters, Director, DirectorConfig, Forward, Rates, RealConfig, RealId, TunnelType,
 };
 use lvs_core::health::{Checker, DirectorBinding, Event, ProbeResult};
-use lvs_core::proto;
-use lvs_core::rng::derive_seed;
-use lvs_core::service::{ServiceId, ServiceKey};
+use lvs_core::service::ServiceId;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::super::admin::{Command, ListFormat};
+use super::super::admin::{Command, ListFormat, flag_names, real_rule, service_rule};
 use super::super::config::{
-    Config, PacketSpec, Protocol, RealSpec, ServiceSpec, SvcKey, forward_label, mask_text,
+    Config, PacketSpec, Protocol, RealSpec, ServiceSpec, forward_label, mask_text,
 };
 use super::super::table::ProbeRequest;
+use super::reconcile::Wanted;
 
 /// How long a real server the health check removes (not quiesces) keeps its connections.
 const REMOVE_GRACE: Duration = Duration::from_secs(60);
@@ -41,6 +41,21 @@ pub struct PReal {
     pub check: Option<u32>,
     /// What the health check says (true without a check).
     pub healthy: bool,
+    /// The weight a dynamic check (keepalived `misc_dynamic`) reported last; it replaces the
+    /// configured weight while the server is up.
+    pub dynamic: Option<u32>,
+}
+
+impl PReal {
+    /// The weight the director should give it now: 0 while its check holds it down, else
+    /// the dynamic weight or the configured one.
+    pub fn effective_weight(&self) -> u32 {
+        if self.healthy {
+            self.dynamic.unwrap_or(self.spec.weight)
+        } else {
+            0
+        }
+    }
 }
 
 /// A virtual service as packet mode runs it.
@@ -58,10 +73,15 @@ pub struct PService {
 pub struct Plane {
     /// The data plane.
     pub director: Director,
-    checker: Checker<u32>,
-    binding: DirectorBinding<u32>,
-    services: Vec<PService>,
+    pub(super) checker: Checker<u32>,
+    pub(super) binding: DirectorBinding<u32>,
+    pub(super) services: Vec<PService>,
     interface: String,
+    /// Seeds the schedulers of services as they are added.
+    pub(super) seed: u64,
+    pub(super) next_service: u64,
+    /// Check ids are never reused: a late report for a removed check is ignored.
+    pub(super) next_check: u32,
 }
 
 impl core::fmt::Debug for Plane {
@@ -73,16 +93,9 @@ impl core::fmt::Debug for Plane {
     }
 }
 
-fn ip_proto(p: Protocol) -> u8 {
-    match p {
-        Protocol::Tcp => proto::TCP,
-        Protocol::Udp => proto::UDP,
-    }
-}
-
 impl Plane {
-    /// Build the director for `cfg`: `mac` is the interface's, `tunnel_source` the outer
-    /// source of TUN packets, `mtu` the interface's.
+    /// Build the director for `cfg`: `dc` carries the interface's MAC and MTU and the
+    /// tunnel source.
     pub fn build(
         cfg: &Config,
         spec: &PacketSpec,
@@ -97,68 +110,18 @@ impl Plane {
             binding: DirectorBinding::new(REMOVE_GRACE),
             services: Vec::new(),
             interface: spec.interface.clone(),
+            seed,
+            next_service: 1,
+            next_check: 0,
         };
-        let mut next_check = 0u32;
-        for (i, s) in cfg.services.iter().enumerate() {
-            let name = format!("{} {}", s.key.0.label(), s.key.1);
-            let sseed = derive_seed(seed, i as u64 + 1);
-            let sched = lvs_sched::by_name(
-                &s.scheduler,
-                s.flags,
-                sseed,
-                ChaCha8Rng::seed_from_u64(sseed),
-            )
-            .map_err(|e| format!("{name}: scheduler {:?}: {e}", s.scheduler))?;
-            let key = ServiceKey::Addr {
-                protocol: ip_proto(s.key.0),
-                addr: s.key.1.ip(),
-                port: s.key.1.port(),
-            };
-            let sc = ServiceConfig {
-                persistence: s.persistence,
-                ..ServiceConfig::new(key)
-            };
-            let id = p
-                .director
-                .add_service(sc, sched)
-                .map_err(|e| format!("{name}: {e}"))?;
-            let mut reals = Vec::new();
-            for r in &s.reals {
-                let forward = spec.forward_of(s.key, r.addr);
-                let rc = real_config(r, forward);
-                let rid = p
-                    .director
-                    .add_real(id, rc)
-                    .map_err(|e| format!("{name}: real {}: {e}", r.addr))?;
-                let check = match &s.health {
-                    Some(h) => {
-                        let c = next_check;
-                        next_check += 1;
-                        p.checker
-                            .add_check(now, c, h.check_for(r.addr, false))
-                            .map_err(|e| format!("{name}: health check of {}: {e}", r.addr))?;
-                        p.binding.bind(c, id, rid, rc);
-                        Some(c)
-                    }
-                    None => None,
-                };
-                reals.push(PReal {
-                    spec: *r,
-                    forward,
-                    id: rid,
-                    check,
-                    healthy: true,
-                });
-            }
-            let mut bare = s.clone();
-            bare.reals.clear();
-            p.services.push(PService {
-                spec: bare,
-                id,
-                reals,
-            });
-        }
+        p.reconcile(Wanted::from_config(cfg, spec), now)?;
         Ok(p)
+    }
+
+    /// Switch to the services of a re-read configuration file: the difference is applied to
+    /// the running director (its connection table stays), see [`Plane::reconcile`].
+    pub fn reload(&mut self, cfg: &Config, spec: &PacketSpec, now: Instant) -> Result<(), String> {
+        self.reconcile(Wanted::from_config(cfg, spec), now)
     }
 
     /// The services in configuration order.
@@ -219,7 +182,7 @@ impl Plane {
     /// Apply the checker's events to the director and return the next probe to run.
     pub fn poll_probe(&mut self, now: Instant) -> Option<ProbeRequest> {
         while let Some(ev) = self.checker.poll_event() {
-            let (id, up) = match &ev {
+            let (id, up, dynamic) = match &ev {
                 Event::Probe {
                     id,
                     target,
@@ -233,9 +196,9 @@ impl Plane {
                         deadline: *deadline,
                     });
                 }
-                Event::Up { id, .. } => (*id, Some(true)),
-                Event::Down { id, .. } => (*id, Some(false)),
-                Event::Weight { id, .. } => (*id, None),
+                Event::Up { id, weight, .. } => (*id, Some(true), *weight),
+                Event::Down { id, .. } => (*id, Some(false), None),
+                Event::Weight { id, weight } => (*id, None, Some(*weight)),
             };
             if let Err(e) = self.binding.apply(&mut self.director, now, &ev) {
                 tracing::error!("health event for check {id}: {e}");
@@ -246,6 +209,9 @@ impl Plane {
                 for r in s.reals.iter_mut().filter(|r| r.check == Some(id)) {
                     if let Some(n) = new_id {
                         r.id = n;
+                    }
+                    if dynamic.is_some() {
+                        r.dynamic = dynamic;
                     }
                     if let Some(up) = up {
                         if r.healthy != up {
@@ -270,7 +236,9 @@ impl Plane {
         let _ = self.checker.report(now, check, result);
     }
 
-    /// Run one administration command; listings go to `out`.
+    /// Run one administration command; listings go to `out`. Changes (`-A/-E/-D/-C`,
+    /// `-a/-e/-d`) are applied to the running director, see [`Plane::admin`]; `--reload`
+    /// is the daemon's.
     pub fn apply(&mut self, cmd: &Command, now: Instant, out: &mut String) -> Result<(), String> {
         match cmd {
             Command::List(ListFormat::Connections) => {
@@ -285,45 +253,9 @@ impl Plane {
                 self.save(out);
                 Ok(())
             }
-            Command::EditServer(key, r) => self.edit_real(*key, *r),
-            _ => Err(format!(
-                "{:?} is not available in packet mode: change the configuration file instead",
-                cmd.to_line()
-            )),
+            Command::Reload => Err("--reload is run by the daemon".into()),
+            change => self.admin(change, now),
         }
-    }
-
-    /// `-e`: a real server's weight and thresholds. A server its check holds down keeps
-    /// weight 0 until it comes back, then gets the new weight.
-    fn edit_real(&mut self, key: SvcKey, spec: RealSpec) -> Result<(), String> {
-        let s = self
-            .services
-            .iter_mut()
-            .find(|s| s.spec.key == key)
-            .ok_or_else(|| format!("no such service {} {}", key.0.label(), key.1))?;
-        let r = s
-            .reals
-            .iter_mut()
-            .find(|r| r.spec.addr == spec.addr)
-            .ok_or_else(|| {
-                format!(
-                    "no real server {} in {} {}",
-                    spec.addr,
-                    key.0.label(),
-                    key.1
-                )
-            })?;
-        r.spec.weight = spec.weight;
-        r.spec.upper = spec.upper;
-        r.spec.lower = spec.lower;
-        let rc = real_config(&r.spec, r.forward);
-        if let Some(c) = r.check {
-            self.binding.bind(c, s.id, r.id, rc);
-        }
-        let w = if r.healthy { spec.weight } else { 0 };
-        self.director
-            .edit_real(r.id, w, spec.upper, spec.lower)
-            .map_err(|e| e.to_string())
     }
 
     fn list(&self, format: ListFormat, out: &mut String) {
@@ -372,6 +304,10 @@ impl Plane {
                 continue;
             }
             let _ = write!(out, "{head} {}", s.spec.scheduler);
+            let flags = flag_names(&s.spec.scheduler, s.spec.flags);
+            if !flags.is_empty() {
+                let _ = write!(out, " ({})", flags.join(","));
+            }
             if let Some(p) = s.spec.persistence {
                 let _ = write!(out, " persistent {}", p.timeout.as_secs());
                 if p.v4_prefix != 32 {
@@ -398,43 +334,22 @@ impl Plane {
         }
     }
 
-    fn save(&self, out: &mut String) {
+    /// `-S -n`: the running services as ipvsadm-save rules, each real server with its
+    /// forwarding method and configured weight (what `-R` restores unchanged).
+    pub(super) fn save(&self, out: &mut String) {
         for s in &self.services {
-            let (proto, addr) = s.spec.key;
-            let _ = write!(out, "-A {} {addr} -s {}", proto.switch(), s.spec.scheduler);
-            if let Some(p) = s.spec.persistence {
-                let _ = write!(out, " -p {}", p.timeout.as_secs());
-                if p.v4_prefix != 32 {
-                    let _ = write!(out, " -M {}", mask_text(p.v4_prefix));
-                }
-            }
+            out.push_str(&service_rule(&s.spec));
             out.push('\n');
             for r in &s.reals {
-                let method = match r.forward {
-                    Forward::Nat => "-m",
-                    Forward::Dr => "-g",
-                    Forward::Tun => "-i",
-                };
-                let _ = write!(
-                    out,
-                    "-a {} {addr} -r {} {method} -w {}",
-                    proto.switch(),
-                    r.spec.addr,
-                    r.spec.weight
-                );
-                if r.spec.upper != 0 {
-                    let _ = write!(out, " -x {}", r.spec.upper);
-                }
-                if r.spec.lower != 0 {
-                    let _ = write!(out, " -y {}", r.spec.lower);
-                }
+                out.push_str(&real_rule(s.spec.key, &r.spec, Some(r.forward)));
                 out.push('\n');
             }
         }
     }
 }
 
-fn real_config(r: &RealSpec, forward: Forward) -> RealConfig {
+/// The director's settings of a real server.
+pub(super) fn real_config(r: &RealSpec, forward: Forward) -> RealConfig {
     RealConfig {
         addr: r.addr.ip(),
         port: r.addr.port(),
