@@ -227,6 +227,10 @@ virtual_server 192.0.2.10 53 {
 fn keepalived_sample_imports() {
     let imp = import_keepalived::import(KEEPALIVED, "k.conf").unwrap();
     assert_eq!(imp.forwarding, Some(Forwarding::Nat));
+    assert!(
+        imp.vrrp,
+        "the vrrp_instance block is reported for the VRRP half"
+    );
     let c = &imp.config;
     assert_eq!(c.services.len(), 2);
     let web = &c.services[0];
@@ -258,7 +262,7 @@ fn keepalived_sample_imports() {
     let notes = imp.notes.join("\n");
     for want in [
         "k.conf:3: note: global_defs ignored",
-        "k.conf:6: note: vrrp_instance ignored: VRRP belongs to lvs-vrrpd",
+        "k.conf:6: note: vrrp_instance is VRRP: not a virtual server (lvsd runs it unless --no-vrrp)",
         "k.conf:34: note: delay_before_retry ignored",
     ] {
         assert!(notes.contains(want), "missing {want:?} in\n{notes}");

@@ -8,15 +8,22 @@
 //! lvsd -f /etc/keepalived/keepalived.conf [--check]  # import keepalived virtual_servers
 //! lvsd --demo                     # a self-contained tour on loopback
 //! ```
+//!
+//! The director pair's VRRP runs inside lvsd when the TOML has a `[vrrp]` table, or when the
+//! keepalived.conf given to `-f` has `vrrp_instance` blocks (`--no-vrrp` leaves those to
+//! lvs-vrrpd): SIGTERM makes its masters resign while lvsd drains, SIGHUP reloads both halves.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use lvs_bins::io::init_logging;
+use lvs_bins::lvsd::config::VrrpSource;
 use lvs_bins::lvsd::import::{self, Legacy};
 use lvs_bins::lvsd::packet::PacketDaemon;
+use lvs_bins::lvsd::vrrp::VrrpHalf;
 use lvs_bins::lvsd::{ConfigFile, Daemon, DataPlane, demo};
+use lvs_bins::vrrpd::Format;
 
 /// IP virtual server: schedules TCP and UDP connections over real servers with the IPVS
 /// schedulers, with health checks, as a proxy or as a packet-level director; administer it
@@ -50,6 +57,9 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Do not run the VRRP instances of a keepalived.conf given to -f (lvs-vrrpd runs them).
+    #[arg(long = "no-vrrp")]
+    no_vrrp: bool,
     /// Run the built-in demonstration (backends, failover, recovery) and exit.
     #[arg(long, conflicts_with_all = ["config", "check", "lvs_cf", "keepalived"])]
     demo: bool,
@@ -83,13 +93,17 @@ fn main() -> ExitCode {
     };
     // SIGHUP re-imports an imported file (proxy mode, the only mode an import yields).
     let import_format = legacy.as_ref().map(|(_, f)| *f);
-    let (path, mut cfg, plane, reload) = if let Some((path, format)) = legacy {
+    let (path, mut cfg, plane, reload, vrrp) = if let Some((path, format)) = legacy {
         match import::load(&path, format) {
             Ok(imp) => {
                 for n in &imp.notes {
                     eprintln!("lvsd: {n}");
                 }
-                (path.clone(), imp.config, DataPlane::Proxy, Some(path))
+                let vrrp = (imp.vrrp && !args.no_vrrp).then(|| VrrpSource {
+                    file: path.clone(),
+                    format: Format::Keepalived,
+                });
+                (path.clone(), imp.config, DataPlane::Proxy, Some(path), vrrp)
             }
             Err(e) => {
                 eprintln!("lvsd: {e}");
@@ -102,7 +116,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         match ConfigFile::load(&path) {
-            Ok(f) => (path.clone(), f.config, f.plane, Some(path)),
+            Ok(f) => (path.clone(), f.config, f.plane, Some(path), f.vrrp),
             Err(e) => {
                 eprintln!("lvsd: {e}");
                 return ExitCode::from(2);
@@ -117,8 +131,20 @@ fn main() -> ExitCode {
             DataPlane::Proxy => String::new(),
             DataPlane::Packet(p) => format!(" in packet mode on {}", p.interface),
         };
+        let vrrp = match &vrrp {
+            None => String::new(),
+            Some(v) => match lvs_bins::vrrpd::load(&v.file, v.format) {
+                Ok(plan) => format!(", {} VRRP instances", plan.instances.len()),
+                Err(errs) => {
+                    for e in errs {
+                        eprintln!("lvsd: {e}");
+                    }
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         println!(
-            "{}: OK ({} services{mode}, control socket {})",
+            "{}: OK ({} services{mode}{vrrp}, control socket {})",
             path.display(),
             cfg.services.len(),
             cfg.control_path().display()
@@ -133,13 +159,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        return match daemon.run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("lvsd: {e}");
-                ExitCode::FAILURE
-            }
+        let half = match start_vrrp(vrrp.as_ref()) {
+            Ok(h) => h,
+            Err(code) => return code,
         };
+        return finish(daemon.run(), half);
     }
     let mut daemon = match Daemon::new(&cfg, reload, true) {
         Ok(d) => d,
@@ -151,11 +175,46 @@ fn main() -> ExitCode {
     if let Some(format) = import_format {
         daemon.set_import(format);
     }
-    match daemon.run() {
-        Ok(()) => ExitCode::SUCCESS,
+    let half = match start_vrrp(vrrp.as_ref()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    finish(daemon.run(), half)
+}
+
+/// Start the VRRP half once the data plane is ready to carry the VIPs' traffic.
+fn start_vrrp(source: Option<&VrrpSource>) -> Result<Option<VrrpHalf>, ExitCode> {
+    let Some(v) = source else {
+        return Ok(None);
+    };
+    match VrrpHalf::start(&v.file, v.format) {
+        Ok(h) => {
+            tracing::info!(
+                instances = h.instances(),
+                "vrrp: running the instances of {}",
+                v.file.display()
+            );
+            Ok(Some(h))
+        }
         Err(e) => {
             eprintln!("lvsd: {e}");
-            ExitCode::FAILURE
+            Err(ExitCode::FAILURE)
         }
     }
+}
+
+/// The data plane has stopped: make sure the VRRP half has resigned too, then exit.
+fn finish(run: std::io::Result<()>, half: Option<VrrpHalf>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    if let Err(e) = run {
+        eprintln!("lvsd: {e}");
+        code = ExitCode::FAILURE;
+    }
+    if let Some(h) = half
+        && let Err(e) = h.stop()
+    {
+        eprintln!("lvsd: {e}");
+        code = ExitCode::FAILURE;
+    }
+    code
 }

@@ -9,6 +9,10 @@
 //! time_wait = 120               # seconds a closed TCP connection stays in InActConn (0 = none)
 //! drain_timeout = 10            # seconds SIGTERM waits for open connections
 //!
+//! [vrrp]                        # optional: run the director pair's VRRP inside lvsd
+//! file = "vrrpd.toml"           # lvs-vrrpd's configuration (relative to this file)
+//! format = "toml"               # or "keepalived" (its vrrp_* blocks; virtual_servers skipped)
+//!
 //! [[service]]
 //! protocol = "tcp"              # or "udp"
 //! listen = "127.0.0.1:8080"
@@ -239,6 +243,18 @@ pub struct ConfigFile {
     pub config: Config,
     /// Proxy or packet mode.
     pub plane: DataPlane,
+    /// The VRRP instances lvsd runs beside the services (`[vrrp]`), if any.
+    pub vrrp: Option<VrrpSource>,
+}
+
+/// Where lvsd's VRRP half comes from: an lvs-vrrpd configuration file, run by
+/// [`super::vrrp::VrrpHalf`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpSource {
+    /// The file (made absolute against the lvsd file's directory by [`ConfigFile::load`]).
+    pub file: PathBuf,
+    /// lvs-vrrpd's TOML or a keepalived.conf.
+    pub format: crate::vrrpd::Format,
 }
 
 /// The control socket path when the configuration names none: `/run/lvsd.sock` for root,
@@ -264,8 +280,40 @@ struct RawConfig {
     tunnel_source: Option<Spanned<String>>,
     time_wait: Option<f64>,
     drain_timeout: Option<f64>,
+    vrrp: Option<RawVrrp>,
     #[serde(default)]
     service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVrrp {
+    file: PathBuf,
+    format: Option<Spanned<String>>,
+}
+
+fn vrrp_source(raw: Option<RawVrrp>, text: &str) -> Result<Option<VrrpSource>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let format = match raw.format {
+        None => crate::vrrpd::Format::Toml,
+        Some(f) => match f.get_ref().as_str() {
+            "toml" => crate::vrrpd::Format::Toml,
+            "keepalived" => crate::vrrpd::Format::Keepalived,
+            other => {
+                return err_at(
+                    text,
+                    f.span(),
+                    format!("vrrp.format {other:?}: expected \"toml\" or \"keepalived\""),
+                );
+            }
+        },
+    };
+    Ok(Some(VrrpSource {
+        file: raw.file,
+        format,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -542,6 +590,7 @@ impl ConfigFile {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim().to_owned()))?;
         let mut plane = parse_plane(raw.mode, raw.interface, raw.tunnel_source, text)?;
+        let vrrp = vrrp_source(raw.vrrp, text)?;
         let mut services: Vec<ServiceSpec> = Vec::new();
         for rs in raw.service {
             let (s, methods) = service(rs, text)?;
@@ -599,7 +648,11 @@ impl ConfigFile {
             drain_timeout: seconds(raw.drain_timeout, 10.0, "drain_timeout", true)?,
             services,
         };
-        Ok(Self { config, plane })
+        Ok(Self {
+            config,
+            plane,
+            vrrp,
+        })
     }
 
     /// Read and parse a file; errors start with `FILE:` (and `FILE:LINE:` where the setting
@@ -607,7 +660,7 @@ impl ConfigFile {
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| {
+        let mut file = Self::parse(&text).map_err(|e| {
             let at =
                 e.0.strip_prefix("line ")
                     .and_then(|rest| rest.split_once(": "))
@@ -616,7 +669,14 @@ impl ConfigFile {
                 Some((n, msg)) => ConfigError(format!("{}:{n}: {msg}", path.display())),
                 None => ConfigError(format!("{}: {}", path.display(), e.0)),
             }
-        })
+        })?;
+        if let Some(v) = file.vrrp.as_mut()
+            && v.file.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            v.file = dir.join(&v.file);
+        }
+        Ok(file)
     }
 }
 

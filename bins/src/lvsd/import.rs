@@ -57,6 +57,9 @@ pub struct Imported {
     pub notes: Vec<String>,
     /// The forwarding method the file asked for, if it named one.
     pub forwarding: Option<Forwarding>,
+    /// The file also holds VRRP blocks (keepalived.conf `vrrp_*`), which
+    /// [`crate::vrrpd::load`] reads from the same file.
+    pub vrrp: bool,
 }
 
 impl Imported {
@@ -67,6 +70,7 @@ impl Imported {
             config,
             notes: Vec::new(),
             forwarding: None,
+            vrrp: false,
         })
     }
 

@@ -16,8 +16,9 @@
 //! written in `misc_path` (as a whole word) counts as the same, and is passed as `%h`.
 //!
 //! Noted and left out: `delay_before_retry` (lvsd retries at the `delay_loop` interval),
-//! `global_defs`, and every `vrrp_*` block (they belong to lvs-vrrpd, which reads the same
-//! file). `include FILE` reads another file, relative to the including one (no wildcards).
+//! `global_defs`, and every `vrrp_*` block: they are the VRRP half, which `lvsd -f` runs
+//! from the same file (as keepalived does; [`Imported::vrrp`] says there is one) unless
+//! `--no-vrrp` leaves it to `lvs-vrrpd -f`. `include FILE` reads another file, relative to the including one (no wildcards).
 //!
 //! Refused with `FILE:LINE`: `lb_kind DR|TUN` (lvsd is proxy mode only), `fwmark` and
 //! `group` virtual servers, `SSL_GET`, `SMTP_CHECK`, `DNS_CHECK`, `BFD_CHECK`, `sorry_server`, and any other keyword.
@@ -415,11 +416,14 @@ fn statements(src: &Src<'_>, text: &str, out: &mut Imported) -> Result<(), Impor
             "virtual_server" => virtual_server(src, s, out)?,
             "include" => include(src, s, out)?,
             k @ "global_defs" => out.note(src.file, s.line, format!("{k} ignored")),
-            k if k.starts_with("vrrp_") => out.note(
-                src.file,
-                s.line,
-                format!("{k} ignored: VRRP belongs to lvs-vrrpd"),
-            ),
+            k if k.starts_with("vrrp_") => {
+                out.vrrp = true;
+                out.note(
+                    src.file,
+                    s.line,
+                    format!("{k} is VRRP: not a virtual server (lvsd runs it unless --no-vrrp)"),
+                );
+            }
             k => {
                 return Err(src.err(s.line, format!("unsupported top-level keyword {k:?}")));
             }

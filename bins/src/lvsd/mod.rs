@@ -19,6 +19,8 @@
 //! * [`import`], [`import_lvscf`], [`import_keepalived`]: Piranha `lvs.cf` and keepalived.conf
 //!   importers.
 //! * [`realserver`]: `lvsadm realserver`, the DR/TUN real server setup.
+//! * [`vrrp`]: the director pair's VRRP (lvs-vrrpd's daemon) in a thread beside the data
+//!   plane (`[vrrp]` in the TOML, or the `vrrp_*` blocks of `lvsd -f keepalived.conf`).
 //!
 //! Counting follows IPVS: a proxied TCP connection is *active* while open and then *inactive*
 //! for `time_wait` (IPVS's TIME_WAIT, 120 s by default), so least-connection schedulers see
@@ -36,6 +38,7 @@ pub mod probe;
 pub mod realserver;
 pub mod splice;
 pub mod table;
+pub mod vrrp;
 
 pub use config::{Config, ConfigFile, DataPlane};
 pub use daemon::{Daemon, StopHandle, control_request};

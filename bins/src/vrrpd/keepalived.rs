@@ -3,7 +3,9 @@
 //! TOML reader does, so both go through one validation.
 //!
 //! Anything outside the subset is an error that names its line: the daemon never runs with a
-//! silently ignored setting. `state MASTER|BACKUP` is accepted and has no effect (every
+//! silently ignored setting. The one exception is the other half of a keepalived.conf:
+//! `virtual_server` and `virtual_server_group` blocks are lvsd's (`lvsd -f` reads them from
+//! the same file), so they are skipped whole. `state MASTER|BACKUP` is accepted and has no effect (every
 //! instance below priority 255 starts as backup, as the RFCs say), and `router_id` is accepted
 //! and ignored.
 //!
@@ -253,6 +255,8 @@ pub fn import(text: &str) -> Result<Config, KeepalivedError> {
             "vrrp_script" => c.scripts.push(script(s)?),
             "vrrp_instance" => c.instances.push(instance(s, defaults)?),
             "vrrp_sync_group" => c.sync_groups.push(sync_group(s)?),
+            // The director half of the file: lvsd's importer reads these.
+            "virtual_server" | "virtual_server_group" => {}
             k => return err(s.line, format!("unsupported top-level keyword {k:?}")),
         }
     }
@@ -573,7 +577,7 @@ vrrp_sync_group VG_1 {
     #[test]
     fn unsupported_things_name_their_line() {
         let cases = [
-            ("virtual_server 10.0.0.1 80 {\n}\n", 1, "top-level"),
+            ("static_ipaddress {\n}\n", 1, "top-level"),
             ("vrrp_instance A {\n  use_vmac\n}\n", 2, "use_vmac"),
             (
                 "vrrp_instance A {\n\n  virtual_ipaddress {\n 10.0.0.1 dev eth0\n }\n}\n",
@@ -612,6 +616,16 @@ vrrp_sync_group VG_1 {
             assert_eq!(e.line, line, "{text:?}: {e}");
             assert!(e.to_string().contains(needle), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_director_half_of_the_file_is_skipped_whole() {
+        let text = "virtual_server 192.0.2.10 80 {\n lb_algo wrr\n real_server 10.0.0.1 80 {\n  \
+                    weight 2\n }\n}\nvirtual_server_group G {\n 192.0.2.10 80\n}\n\
+                    vrrp_instance A {\n interface e\n virtual_router_id 7\n}\n";
+        let c = import(text).unwrap();
+        assert_eq!(c.instances.len(), 1);
+        assert_eq!(c.instances[0].vrid, 7);
     }
 
     #[test]

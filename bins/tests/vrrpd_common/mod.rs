@@ -334,6 +334,34 @@ impl Lab {
         self.observer_neighbour(ip)
     }
 
+    /// Run `f` on a thread that has entered namespace `short` (sockets it opens live there,
+    /// and threads it starts inherit the namespace).
+    pub(crate) fn in_ns<T: Send + 'static>(
+        &self,
+        short: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        run_in(self.ns_path(short), f)
+    }
+
+    /// The file that names namespace `short` (for [`run_in`]).
+    pub(crate) fn ns_path(&self, short: &str) -> PathBuf {
+        PathBuf::from("/run/netns").join(self.ns(short))
+    }
+
+    /// Set a sysctl inside namespace `short`.
+    pub(crate) fn sysctl(&self, short: &str, key_value: &str) {
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.ns(short),
+            "sysctl",
+            "-qw",
+            key_value,
+        ]);
+    }
+
     /// The log of process `i`.
     pub(crate) fn log(&self, i: usize) -> String {
         std::fs::read_to_string(&self.procs[i].log).unwrap_or_default()
@@ -398,6 +426,23 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Run `f` on a thread that has entered the network namespace named by `path`.
+pub(crate) fn run_in<T: Send + 'static>(
+    path: PathBuf,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let ns = std::fs::File::open(&path).expect("open the namespace");
+        // SAFETY: setns(2) with a namespace file descriptor; it changes only this thread.
+        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread panicked")
 }
 
 /// Poll `f` every 10 ms until it is true or `limit` passes; returns the time it took.

@@ -1,0 +1,217 @@
+//! The director pair's VRRP inside lvsd: [`VrrpHalf`] runs lvs-vrrpd's
+//! [`Daemon`] on its own event loop in a thread beside the data
+//! plane, as keepalived runs its VRRP and checker halves side by side.
+//!
+//! Its configuration is an lvs-vrrpd file, named by the `[vrrp]` table of lvsd's TOML or, for
+//! `lvsd -f keepalived.conf`, the `vrrp_*` blocks of the same file. The half has its own
+//! signal pipe, so the signals lvsd answers reach it as they would reach lvs-vrrpd: SIGHUP
+//! reloads the VRRP file (unchanged instances keep running), SIGTERM / SIGINT make every
+//! master resign (priority 0, so the peer director takes over within Skew_Time) and remove
+//! its VIPs while lvsd drains its connections. [`VrrpHalf::stop`] does the same when lvsd
+//! stops for another reason, and waits for the resignation to leave.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use crate::io::{Control, EventLoop, Exit, Handler, StopHandle};
+use crate::vrrpd::daemon::Daemon;
+use crate::vrrpd::{Format, load};
+
+/// The VRRP half, running.
+#[derive(Debug)]
+pub struct VrrpHalf {
+    stop: StopHandle,
+    thread: Option<JoinHandle<Result<Exit, String>>>,
+    instances: usize,
+}
+
+/// Re-reads the file on SIGHUP and resigns on stop.
+struct Shell {
+    path: PathBuf,
+    format: Format,
+}
+
+impl Handler<Daemon> for Shell {
+    fn event(&mut self, _: &mut Control<'_>, _: &mut Daemon, e: core::convert::Infallible) {
+        match e {}
+    }
+
+    fn reload(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
+        let now = ctl.now();
+        match load(&self.path, self.format).and_then(|plan| d.apply(plan, ctl.sockets(), now)) {
+            Ok(()) => tracing::info!(instances = d.router().len(), "vrrp: configuration reloaded"),
+            Err(errs) => {
+                for e in errs {
+                    tracing::error!("vrrp: reload refused: {e}");
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
+        tracing::info!("vrrp: stopping: resigning and removing VIPs");
+        d.shutdown(ctl.now());
+    }
+}
+
+impl VrrpHalf {
+    /// Read and validate `path`, open the VRRP sockets and start the instances in a thread.
+    /// Every configuration problem, and a failure to open the sockets (not root, no such
+    /// interface), is returned here, before anything runs.
+    pub fn start(path: &Path, format: Format) -> Result<Self, String> {
+        let plan = load(path, format).map_err(|errs| errs.join("; "))?;
+        if plan.instances.is_empty() {
+            return Err(format!("{}: no VRRP instances", path.display()));
+        }
+        let instances = plan.instances.len();
+        let mut shell = Shell {
+            path: path.to_owned(),
+            format,
+        };
+        let (tx, rx) = mpsc::channel::<Result<StopHandle, String>>();
+        let thread = std::thread::Builder::new()
+            .name("vrrp".into())
+            .spawn(move || -> Result<Exit, String> {
+                let started = (|| -> Result<(EventLoop, Daemon), String> {
+                    let mut el = EventLoop::new().map_err(|e| format!("vrrp: event loop: {e}"))?;
+                    el.handle_signals()
+                        .map_err(|e| format!("vrrp: signals: {e}"))?;
+                    let mut daemon = Daemon::new();
+                    let now = el.clock().now();
+                    daemon
+                        .apply(plan, el.sockets(), now)
+                        .map_err(|errs| format!("vrrp: {}", errs.join("; ")))?;
+                    Ok((el, daemon))
+                })();
+                let (mut el, mut daemon) = match started {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.clone()));
+                        return Err(e);
+                    }
+                };
+                if tx.send(Ok(el.stop_handle())).is_err() {
+                    // The starter is gone: resign at once rather than run unsupervised.
+                    daemon.shutdown(el.clock().now());
+                    return Ok(Exit::Requested);
+                }
+                el.run(&mut daemon, &mut shell)
+                    .map_err(|e| format!("vrrp: event loop: {e}"))
+            })
+            .map_err(|e| format!("vrrp: thread: {e}"))?;
+        match rx.recv() {
+            Ok(Ok(stop)) => Ok(Self {
+                stop,
+                thread: Some(thread),
+                instances,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(match thread.join() {
+                Ok(Err(e)) => e,
+                _ => "vrrp: the VRRP thread died while starting".into(),
+            }),
+        }
+    }
+
+    /// How many instances it started with.
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    /// Whether the half is still running (it ends by itself on SIGTERM / SIGINT).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Resign, remove the VIPs and wait for the thread (a no-op if a signal already ended it).
+    pub fn stop(mut self) -> Result<(), String> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        if !thread.is_finished() {
+            // The loop may have ended between the check and the wake-up: a failed wake is
+            // harmless then, and the join below still waits.
+            let _ = self.stop.stop();
+        }
+        match thread.join() {
+            Ok(Ok(exit)) => {
+                tracing::info!(?exit, "vrrp: stopped");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("vrrp: the VRRP thread panicked".into()),
+        }
+    }
+}
+
+impl Drop for VrrpHalf {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            tracing::error!("{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lvsd::config::{ConfigFile, VrrpSource};
+
+    fn temp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lvsd-vrrp-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_vrrp_table_names_the_file_and_its_format() {
+        let f = ConfigFile::parse("[vrrp]\nfile = \"/etc/lvs/vrrpd.toml\"\n").unwrap();
+        assert_eq!(
+            f.vrrp,
+            Some(VrrpSource {
+                file: "/etc/lvs/vrrpd.toml".into(),
+                format: Format::Toml
+            })
+        );
+        let f = ConfigFile::parse("[vrrp]\nfile = \"k.conf\"\nformat = \"keepalived\"\n").unwrap();
+        assert_eq!(f.vrrp.unwrap().format, Format::Keepalived);
+        assert_eq!(ConfigFile::parse("").unwrap().vrrp, None);
+        let e = ConfigFile::parse("\n[vrrp]\nfile = \"x\"\nformat = \"xml\"\n").unwrap_err();
+        assert!(e.0.starts_with("line 4: vrrp.format \"xml\""), "{e}");
+        assert!(ConfigFile::parse("[vrrp]\nfiles = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn a_relative_vrrp_file_is_found_beside_the_lvsd_file() {
+        let d = temp("rel");
+        let p = d.join("lvsd.toml");
+        std::fs::write(&p, "[vrrp]\nfile = \"vrrpd.toml\"\n").unwrap();
+        let f = ConfigFile::load(&p).unwrap();
+        assert_eq!(f.vrrp.unwrap().file, d.join("vrrpd.toml"));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn configuration_problems_stop_the_start() {
+        let d = temp("bad");
+        let missing = d.join("none.toml");
+        let e = VrrpHalf::start(&missing, Format::Toml).unwrap_err();
+        assert!(e.contains("none.toml"), "{e}");
+        let empty = d.join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let e = VrrpHalf::start(&empty, Format::Toml).unwrap_err();
+        assert!(e.contains("no VRRP instances"), "{e}");
+        let bad = d.join("bad.toml");
+        std::fs::write(&bad, "[[instance]]\nname = \"A\"\n").unwrap();
+        assert!(VrrpHalf::start(&bad, Format::Toml).is_err());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

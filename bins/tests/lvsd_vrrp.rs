@@ -1,0 +1,165 @@
+//! The director pair: two lvsd in network namespaces, each running its VRRP half beside a
+//! proxy-mode service on the VIP. One is configured in TOML with a `[vrrp]` table, the other
+//! from a single keepalived.conf holding both `vrrp_instance` and `virtual_server` blocks (as
+//! keepalived reads it). A client namespace on the same bridge reaches the service through
+//! the VIP; the test stops the master lvsd (SIGTERM: its VRRP half resigns while the proxy
+//! drains), checks that the peer takes the VIP and the traffic, and that the first comes back
+//! by preemption when it restarts.
+//!
+//! Needs root and iproute2; skips loudly without them (fails under LVS_REQUIRE_INTEROP=1).
+
+mod vrrpd_common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lvs_bins::lvsd::demo::{Backend, get};
+use vrrpd_common::{Lab, NET, can_run, run_in, wait_for};
+
+const LVSD: &str = env!("CARGO_BIN_EXE_lvsd");
+const BACKEND_PORT: u16 = 8081;
+
+fn vip() -> String {
+    format!("{NET}.0.100")
+}
+
+fn service() -> SocketAddr {
+    format!("{}:80", vip()).parse().unwrap()
+}
+
+/// r1: lvsd TOML + lvs-vrrpd TOML, priority 150.
+fn start_r1(lab: &mut Lab) -> usize {
+    let vrrp = lab.file(
+        "r1-vrrp.toml",
+        &format!(
+            "[global]\ninterface_poll = 0.2\n\n[[instance]]\nname = \"VI_1\"\n\
+             interface = \"eth0\"\nvrid = 61\npriority = 150\nversion = 3\n\
+             advert_int = 0.2\nvirtual_addresses = [\"{}/24\"]\ngarp_master_delay = 0\n",
+            vip()
+        ),
+    );
+    let control = lab.dir.join("r1.sock");
+    let conf = lab.file(
+        "r1-lvsd.toml",
+        &format!(
+            "control = \"{}\"\ndrain_timeout = 1\n\n[vrrp]\nfile = \"{}\"\n\n\
+             [[service]]\nlisten = \"{}\"\nscheduler = \"rr\"\n\n\
+             [[service.real]]\naddress = \"127.0.0.1:{BACKEND_PORT}\"\n",
+            control.display(),
+            vrrp.file_name().unwrap().to_str().unwrap(),
+            service()
+        ),
+    );
+    let conf = conf.to_str().unwrap().to_owned();
+    lab.spawn("r1", "r1-lvsd", &[LVSD, "-c", &conf, "-vv"])
+}
+
+/// r2: one keepalived.conf for both halves, priority 100.
+fn start_r2(lab: &mut Lab) -> usize {
+    let control = lab.dir.join("r2.sock");
+    let conf = lab.file(
+        "r2-keepalived.conf",
+        &format!(
+            "global_defs {{\n  router_id r2\n  vrrp_version 3\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 61\n\
+             \x20 priority 100\n  advert_int 0.2\n  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n\
+             virtual_server {} 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+             \x20 real_server 127.0.0.1 {BACKEND_PORT} {{\n    weight 1\n  }}\n}}\n",
+            vip(),
+            vip()
+        ),
+    );
+    let (conf, control) = (conf.to_str().unwrap(), control.to_str().unwrap());
+    let argv = [LVSD, "-f", conf, "--control", control, "-vv"];
+    lab.spawn("r2", "r2-lvsd", &argv)
+}
+
+/// Backends living in the router namespaces. A backend stops by connecting to itself, so
+/// each is dropped from inside its namespace, also when the test fails.
+struct Backends(Vec<(std::path::PathBuf, Backend)>);
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        for (ns, b) in self.0.drain(..) {
+            run_in(ns, move || drop(b));
+        }
+    }
+}
+
+/// The answer to one request through the VIP, from the client namespace.
+fn ask(lab: &Lab) -> Result<String, String> {
+    let vip = service();
+    lab.in_ns("obs", move || get(vip))
+}
+
+/// Wait until exactly `who` holds the VIP and the client's requests reach `who`'s backend.
+fn wait_serving(lab: &Lab, who: &str, limit: Duration) {
+    let ok = wait_for(limit, || {
+        lab.holders(&["r1", "r2"], &vip()) == [who] && ask(lab).is_ok_and(|b| b == who)
+    });
+    assert!(
+        ok.is_some(),
+        "{who} did not become the sole VIP holder serving the client within {limit:?}: \
+         holders {:?}, answer {:?}{}",
+        lab.holders(&["r1", "r2"], &vip()),
+        ask(lab),
+        lab.logs()
+    );
+}
+
+#[test]
+fn a_director_pair_fails_over_and_back_with_its_service() {
+    if !can_run("lvsd_vrrp", &["sysctl"]) {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let mut backends = Backends(Vec::new());
+    for r in ["r1", "r2"] {
+        // A proxy listening on the VIP while its peer holds it: bind before the address is
+        // local, as any proxy behind VRRP needs.
+        lab.sysctl(r, "net.ipv4.ip_nonlocal_bind=1");
+        let name = r.to_owned();
+        let addr: SocketAddr = format!("127.0.0.1:{BACKEND_PORT}").parse().unwrap();
+        let backend = lab.in_ns(r, move || Backend::start(&name, addr).expect("backend"));
+        backends.0.push((lab.ns_path(r), backend));
+    }
+    let r1 = start_r1(&mut lab);
+    let r2 = start_r2(&mut lab);
+    wait_serving(&lab, "r1", Duration::from_secs(15));
+    assert!(
+        lab.log(r2).contains("vrrp: running the instances of"),
+        "the keepalived.conf's VRRP half runs inside lvsd{}",
+        lab.logs()
+    );
+
+    // A clean stop of the master: its VRRP half resigns, the backup takes over at once.
+    lab.signal(r1, "TERM");
+    wait_serving(&lab, "r2", Duration::from_secs(10));
+    assert!(
+        lab.wait_exit(r1, Duration::from_secs(10)),
+        "lvsd r1 did not exit after SIGTERM{}",
+        lab.logs()
+    );
+    let log = lab.log(r1);
+    assert!(log.contains("vrrp: stopping: resigning"), "{log}");
+    assert!(
+        !lab.holds("r1", &vip()),
+        "r1 removed the VIP when it stopped"
+    );
+
+    // r1 comes back with the higher priority and preempts (the default).
+    let r1b = start_r1(&mut lab);
+    wait_serving(&lab, "r1", Duration::from_secs(15));
+
+    // A reload of the VRRP half by SIGHUP keeps the master.
+    lab.signal(r1b, "HUP");
+    let reloaded = wait_for(Duration::from_secs(10), || {
+        lab.log(r1b).contains("vrrp: configuration reloaded")
+    });
+    assert!(reloaded.is_some(), "no VRRP reload{}", lab.logs());
+    for _ in 0..10 {
+        assert_eq!(lab.holders(&["r1", "r2"], &vip()), ["r1"], "{}", lab.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(backends);
+}
