@@ -9,7 +9,7 @@
 use super::hash::md5_digest;
 use super::md5x;
 use super::server::nutcracker_order;
-use super::{Continuum, RingError, ServerSpec};
+use super::{Continuum, PointRuns, RingError, ServerSpec};
 
 /// twemproxy's `KETAMA_MAX_HOSTLEN` minus the terminating NUL.
 const MAX_POINT_STRING: usize = 85;
@@ -51,45 +51,55 @@ pub(super) fn weighted_points(weight: u32, total: u64, live: u32) -> u32 {
     groups.floor() as u32 * 4
 }
 
-/// Appends four points per MD5 digest of `"<prefix><i>"` for `i` in `first..first + groups`,
-/// in that order. Short strings are hashed eight at a time.
-pub(super) fn push_md5_points(
-    out: &mut Vec<(u32, u32)>,
-    buf: &mut Vec<u8>,
-    prefix: &[u8],
-    first: u32,
-    groups: u32,
-    owner: u32,
-) {
-    let k = md5x::constants();
+/// Appends four points per MD5 digest of `"<prefix><i>"` for `i` in `0..groups`, in that
+/// order, as one run owned by `owner`. Strings that fit one MD5 block are built in place from a
+/// block holding the prefix and hashed [`md5x::LANES`] at a time; longer ones go through `md-5`.
+pub(super) fn push_md5_points(out: &mut PointRuns, prefix: &[u8], groups: u32, owner: u32) {
     let mut batch = md5x::Batch::new();
-    let flush = |batch: &mut md5x::Batch, out: &mut Vec<(u32, u32)>| {
-        let words = batch.digest_words(&k);
-        for w in &words[..batch.len()] {
-            out.extend(w.iter().map(|&p| (p, owner)));
+    let flush = |batch: &mut md5x::Batch, out: &mut PointRuns| {
+        if batch.len() == 0 {
+            return;
+        }
+        for w in &batch.digest_words()[..batch.len()] {
+            out.extend(w);
         }
         batch.clear();
     };
-    for i in first..first + groups {
-        buf.clear();
-        buf.extend_from_slice(prefix);
-        push_decimal(buf, i);
-        if batch.len() == md5x::LANES {
+    let mut template = [0u8; 64];
+    if let Some(head) = template.get_mut(..prefix.len()) {
+        head.copy_from_slice(prefix);
+    }
+    let mut long = Vec::new();
+    for i in 0..groups {
+        let len = prefix.len() + digits(i);
+        if len > md5x::MAX_SINGLE_BLOCK {
+            // Two blocks or more: flush what is queued to keep the order, then hash alone.
+            flush(&mut batch, out);
+            long.clear();
+            long.extend_from_slice(prefix);
+            push_decimal(&mut long, i);
+            let d = md5_digest(&long);
+            let w: [u32; 4] = core::array::from_fn(|k| {
+                u32::from_le_bytes([d[4 * k], d[4 * k + 1], d[4 * k + 2], d[4 * k + 3]])
+            });
+            out.extend(&w);
+            continue;
+        }
+        let mut block = template;
+        let mut n = i;
+        for at in (prefix.len()..len).rev() {
+            block[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        block[len] = 0x80;
+        block[56..].copy_from_slice(&(len as u64 * 8).to_le_bytes());
+        batch.push_block(&block);
+        if batch.is_full() {
             flush(&mut batch, out);
         }
-        if !batch.push(buf) {
-            // Too long for one block: flush what is queued to keep the order, then hash alone.
-            flush(&mut batch, out);
-            let d = md5_digest(buf);
-            for k in 0..4 {
-                let p = u32::from_le_bytes([d[4 * k], d[4 * k + 1], d[4 * k + 2], d[4 * k + 3]]);
-                out.push((p, owner));
-            }
-        }
     }
-    if batch.len() > 0 {
-        flush(&mut batch, out);
-    }
+    flush(&mut batch, out);
+    out.end_run(owner);
 }
 
 /// Builds twemproxy's ketama continuum for `servers`, leaving out every server whose `ejected`
@@ -114,8 +124,7 @@ pub fn ketama_points(servers: &[ServerSpec], ejected: &[bool]) -> Result<Continu
     if nlive == 0 {
         return Ok(Continuum::default());
     }
-    let mut pairs = Vec::with_capacity(nlive as usize * 160);
-    let mut buf = Vec::with_capacity(MAX_POINT_STRING + 1);
+    let mut points = PointRuns::with_capacity(nlive as usize * 160);
     let mut prefix = Vec::with_capacity(MAX_POINT_STRING + 1);
     for i in nutcracker_order(servers)? {
         let s = &servers[i];
@@ -133,9 +142,9 @@ pub fn ketama_points(servers: &[ServerSpec], ejected: &[bool]) -> Result<Continu
         prefix.clear();
         prefix.extend_from_slice(name);
         prefix.push(b'-');
-        push_md5_points(&mut pairs, &mut buf, &prefix, 0, groups, i as u32);
+        push_md5_points(&mut points, &prefix, groups, i as u32);
     }
-    Ok(Continuum::from_pairs(pairs))
+    Ok(points.finish())
 }
 
 #[cfg(test)]
@@ -173,6 +182,66 @@ mod tests {
         let d = md5_digest(b"alpha-0");
         let p0 = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         assert!(c.points().contains(&p0));
+    }
+
+    /// The continuum the slow way: one `md-5` digest per formatted string, then the standard
+    /// library's stable sort.
+    fn reference(servers: &[ServerSpec], ejected: &[bool]) -> (Vec<u32>, Vec<u32>) {
+        let live = |i: usize| !ejected.get(i).copied().unwrap_or(false);
+        let nlive = (0..servers.len()).filter(|&i| live(i)).count() as u32;
+        let total: u64 = (0..servers.len())
+            .filter(|&i| live(i))
+            .map(|i| u64::from(servers[i].weight()))
+            .sum();
+        let mut pairs = Vec::new();
+        for i in nutcracker_order(servers).unwrap() {
+            if !live(i) {
+                continue;
+            }
+            let groups = weighted_points(servers[i].weight(), total, nlive) / 4;
+            for g in 0..groups {
+                let d = md5_digest(format!("{}-{g}", servers[i].ketama_name()).as_bytes());
+                for w in d.chunks_exact(4) {
+                    let p = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                    pairs.push((p, i as u32));
+                }
+            }
+        }
+        pairs.sort_by_key(|p| p.0);
+        pairs.into_iter().unzip()
+    }
+
+    #[test]
+    fn matches_a_plain_reference_build() {
+        let mut x: u32 = 0x2545_f491;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..12u32 {
+            let n = 1 + next() % 40;
+            let servers: Vec<ServerSpec> = (0..n)
+                .map(|i| {
+                    let weight = 1 + next() % 9;
+                    // Names from 1 to 82 bytes: strings past 55 bytes take two MD5 blocks.
+                    let len = (next() % 82 + 1) as usize;
+                    let name: String = (0..len)
+                        .map(|k| (b'a' + ((k + i as usize) % 26) as u8) as char)
+                        .collect();
+                    let name = format!("{i}{name}");
+                    let name = &name[..name.len().min(82)];
+                    ServerSpec::parse(&format!("10.0.{round}.{i}:{}:{weight} {name}", 11211 + i))
+                        .unwrap()
+                })
+                .collect();
+            let ejected: Vec<bool> = (0..n).map(|_| next() % 5 == 0).collect();
+            let got = ketama_points(&servers, &ejected).unwrap();
+            let (points, owners) = reference(&servers, &ejected);
+            assert_eq!(got.points(), &points[..], "round {round}");
+            assert_eq!(got.owners(), &owners[..], "round {round}");
+        }
     }
 
     #[test]

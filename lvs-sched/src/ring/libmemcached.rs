@@ -16,7 +16,7 @@
 //! which this type does not model.
 
 use super::ketama::{push_decimal, push_md5_points, weighted_points};
-use super::{Continuum, HashFunction, RingError};
+use super::{Continuum, HashFunction, PointRuns, RingError};
 
 /// `MEMCACHED_DEFAULT_PORT`: left out of point strings.
 const DEFAULT_PORT: u16 = 11211;
@@ -137,8 +137,7 @@ fn build(servers: &[LibmemcachedServer], ejected: &[bool]) -> Result<Continuum, 
     if nlive == 0 {
         return Ok(Continuum::default());
     }
-    let mut pairs = Vec::with_capacity(nlive as usize * 160);
-    let mut buf = Vec::new();
+    let mut points = PointRuns::with_capacity(nlive as usize * 160);
     for (i, s) in servers.iter().enumerate() {
         if !live(i) {
             continue;
@@ -153,11 +152,11 @@ fn build(servers: &[LibmemcachedServer], ejected: &[bool]) -> Result<Continuum, 
         if longest.len() >= SORT_HOST_BUFFER {
             return Err(RingError::NameTooLong);
         }
-        push_md5_points(&mut pairs, &mut buf, prefix.as_bytes(), 0, groups, i as u32);
+        push_md5_points(&mut points, prefix.as_bytes(), groups, i as u32);
     }
     // Insertion order is (server, group, digest word), so a stable sort by value orders equal
     // values by server index, as libmemcached's comparator does.
-    Ok(Continuum::from_pairs(pairs))
+    Ok(points.finish())
 }
 
 #[cfg(test)]

@@ -116,11 +116,19 @@ pub struct Continuum {
 impl Continuum {
     /// Builds a continuum from `(point, owner)` pairs in insertion order. Sorting is stable, so
     /// equal points keep their insertion order.
-    pub fn from_pairs(mut pairs: Vec<(u32, u32)>) -> Self {
-        stable_sort_by_point(&mut pairs);
-        let points: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-        let owners: Vec<u32> = pairs.iter().map(|p| p.1).collect();
-        let n = points.len();
+    pub fn from_pairs(pairs: Vec<(u32, u32)>) -> Self {
+        Self::sorted(&pairs[..])
+    }
+
+    /// Sorts `source`'s pairs stably by point and builds the lookup index.
+    ///
+    /// A three-pass LSD radix sort (digits of 11, 11 and 10 bits): one read of the source
+    /// counts all three digits and the index buckets, the first two passes scatter packed
+    /// `point << 32 | owner` words, and the last scatters straight into `points` and `owners`.
+    /// Each pass keeps equal digits in input order, so the whole sort is stable.
+    fn sorted(source: &(impl PairSource + ?Sized)) -> Self {
+        let n = source.len();
+        debug_assert!(u32::try_from(n).is_ok());
         let bits = if n < 2 {
             1
         } else {
@@ -128,15 +136,50 @@ impl Continuum {
         };
         let shift = 32 - bits;
         let buckets = 1usize << bits;
-        let mut index = Vec::with_capacity(buckets + 1);
-        let mut pos = 0usize;
-        for b in 0..buckets {
-            while pos < n && ((points[pos] >> shift) as usize) < b {
-                pos += 1;
+        // Bucket b is counted at index[b + 1]; the running sum then leaves its start at index[b].
+        let mut index = vec![0u32; buckets + 1];
+        let mut count = [[0u32; 2048]; 3];
+        source.for_each_pair(|p, _| {
+            count[0][(p & 0x7ff) as usize] += 1;
+            count[1][((p >> 11) & 0x7ff) as usize] += 1;
+            count[2][(p >> 22) as usize] += 1;
+            index[(p >> shift) as usize + 1] += 1;
+        });
+        for c in &mut count {
+            let mut sum = 0;
+            for slot in c.iter_mut() {
+                let k = *slot;
+                *slot = sum;
+                sum += k;
             }
-            index.push(pos as u32);
         }
-        index.push(n as u32);
+        let mut sum = 0;
+        for slot in &mut index {
+            sum += *slot;
+            *slot = sum;
+        }
+        let [c0, c1, c2] = &mut count;
+        let mut first = vec![0u64; n];
+        source.for_each_pair(|p, o| {
+            let at = &mut c0[(p & 0x7ff) as usize];
+            first[*at as usize] = (u64::from(p) << 32) | u64::from(o);
+            *at += 1;
+        });
+        let mut second = vec![0u64; n];
+        for &v in &first {
+            let at = &mut c1[((v >> 43) & 0x7ff) as usize];
+            second[*at as usize] = v;
+            *at += 1;
+        }
+        drop(first);
+        let mut points = vec![0u32; n];
+        let mut owners = vec![0u32; n];
+        for &v in &second {
+            let at = &mut c2[(v >> 54) as usize];
+            points[*at as usize] = (v >> 32) as u32;
+            owners[*at as usize] = v as u32;
+            *at += 1;
+        }
         Self {
             points,
             owners,
@@ -199,35 +242,74 @@ impl Continuum {
     }
 }
 
-/// Stable sort by point value: a three-pass LSD radix sort (11 bits per pass) for large inputs,
-/// the standard library's stable sort for small ones. Both keep equal points in input order.
-fn stable_sort_by_point(v: &mut Vec<(u32, u32)>) {
-    if v.len() < 512 {
-        v.sort_by_key(|p| p.0);
-        return;
+/// `(point, owner)` pairs in insertion order, visited twice by [`Continuum::sorted`].
+trait PairSource {
+    /// Number of pairs (at most `u32::MAX`, which [`MAX_SERVERS`] and the weight limits keep).
+    fn len(&self) -> usize;
+    /// Calls `f(point, owner)` for every pair in insertion order.
+    fn for_each_pair(&self, f: impl FnMut(u32, u32));
+}
+
+impl PairSource for [(u32, u32)] {
+    fn len(&self) -> usize {
+        <[(u32, u32)]>::len(self)
     }
-    let mut tmp = vec![(0u32, 0u32); v.len()];
-    // All three digit histograms in one read, then one scatter pass per digit.
-    let mut count = [[0usize; 2048]; 3];
-    for p in v.iter() {
-        for (pass, c) in count.iter_mut().enumerate() {
-            c[((p.0 >> (11 * pass)) & 0x7ff) as usize] += 1;
+
+    fn for_each_pair(&self, mut f: impl FnMut(u32, u32)) {
+        for &(p, o) in self {
+            f(p, o);
         }
     }
-    for (pass, c) in count.iter_mut().enumerate() {
-        let mut sum = 0;
-        for slot in c.iter_mut() {
-            let n = *slot;
-            *slot = sum;
-            sum += n;
+}
+
+/// Points laid down server by server, each server's points a run with one owner; cheaper than
+/// a `(point, owner)` pair per point.
+#[derive(Debug)]
+pub(super) struct PointRuns {
+    points: Vec<u32>,
+    /// `(owner, end)`: the points from the previous run's end to `end` belong to `owner`.
+    runs: Vec<(u32, usize)>,
+}
+
+impl PointRuns {
+    /// Room for `points` points.
+    pub(super) fn with_capacity(points: usize) -> Self {
+        Self {
+            points: Vec::with_capacity(points),
+            runs: Vec::new(),
         }
-        let shift = 11 * pass as u32;
-        for p in v.iter() {
-            let d = ((p.0 >> shift) & 0x7ff) as usize;
-            tmp[c[d]] = *p;
-            c[d] += 1;
+    }
+
+    /// Appends points to the open run.
+    pub(super) fn extend(&mut self, points: &[u32]) {
+        self.points.extend_from_slice(points);
+    }
+
+    /// Gives every point appended since the previous run to `owner`.
+    pub(super) fn end_run(&mut self, owner: u32) {
+        self.runs.push((owner, self.points.len()));
+    }
+
+    /// Sorts the runs' points into a continuum.
+    pub(super) fn finish(self) -> Continuum {
+        debug_assert_eq!(self.runs.last().map_or(0, |r| r.1), self.points.len());
+        Continuum::sorted(&self)
+    }
+}
+
+impl PairSource for PointRuns {
+    fn len(&self) -> usize {
+        self.runs.last().map_or(0, |r| r.1)
+    }
+
+    fn for_each_pair(&self, mut f: impl FnMut(u32, u32)) {
+        let mut start = 0;
+        for &(owner, end) in &self.runs {
+            for &p in &self.points[start..end] {
+                f(p, owner);
+            }
+            start = end;
         }
-        core::mem::swap(v, &mut tmp);
     }
 }
 
@@ -260,18 +342,36 @@ mod tests {
     #[test]
     fn radix_sort_is_stable_and_matches_std() {
         let mut x: u32 = 12345;
-        let mut v = Vec::new();
-        for i in 0..5000u32 {
+        let mut next = move || {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            v.push((x % 3000, i));
+            x
+        };
+        // Uniform points, points crowded into a few index buckets, and a mix.
+        let shapes: [&dyn Fn(u32) -> u32; 3] = [&|r| r, &|r| r % 3000, &|r| r & 0xf000_0fff];
+        for (k, shape) in shapes.iter().enumerate() {
+            for n in [0usize, 1, 2, 17, 600, 5000] {
+                let pairs: Vec<(u32, u32)> = (0..n as u32).map(|i| (shape(next()), i)).collect();
+                let mut want = pairs.clone();
+                want.sort_by_key(|p| p.0);
+                let c = Continuum::from_pairs(pairs.clone());
+                let (points, owners): (Vec<u32>, Vec<u32>) = want.into_iter().unzip();
+                assert_eq!(c.points(), &points[..], "shape {k}, n {n}");
+                assert_eq!(c.owners(), &owners[..], "shape {k}, n {n}");
+                let mut runs = PointRuns::with_capacity(n);
+                for chunk in pairs.chunk_by(|a, b| a.1 / 7 == b.1 / 7) {
+                    let ps: Vec<u32> = chunk.iter().map(|p| p.0).collect();
+                    runs.extend(&ps);
+                    runs.end_run(chunk[0].1 / 7);
+                }
+                let r = runs.finish();
+                assert_eq!(r.points(), &points[..], "shape {k}, n {n}");
+                let grouped: Vec<u32> = owners.iter().map(|o| o / 7).collect();
+                assert_eq!(r.owners(), &grouped[..], "shape {k}, n {n}");
+                assert_eq!(r.index, c.index);
+            }
         }
-        let mut a = v.clone();
-        stable_sort_by_point(&mut a);
-        let mut b = v;
-        b.sort_by_key(|p| p.0);
-        assert_eq!(a, b);
     }
 
     #[test]
