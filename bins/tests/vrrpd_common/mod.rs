@@ -6,6 +6,7 @@
 // Each test binary uses a different subset of this module.
 #![allow(dead_code)]
 
+pub(crate) mod interop;
 pub(crate) mod keepalived;
 
 use std::path::PathBuf;
