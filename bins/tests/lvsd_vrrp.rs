@@ -163,3 +163,48 @@ fn a_director_pair_fails_over_and_back_with_its_service() {
     }
     drop(backends);
 }
+
+/// `--check` validates the VRRP half too (no root needed): instances are counted, and an
+/// error in the VRRP file stops the check with its file and line.
+#[test]
+fn check_covers_the_vrrp_half() {
+    let dir = std::env::temp_dir().join(format!("lvsd-vrrp-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ka = dir.join("keepalived.conf");
+    std::fs::write(
+        &ka,
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  priority 100\n\
+         \x20 virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n\
+         virtual_server 192.0.2.10 80 {\n  lb_algo rr\n  protocol TCP\n\
+         \x20 real_server 127.0.0.1 8080 {\n  }\n}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(LVSD)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let ka = ka.to_str().unwrap();
+    let (ok, out) = run(&["-f", ka, "--check"]);
+    assert!(ok && out.contains("1 services, 1 VRRP instances"), "{out}");
+    let (ok, out) = run(&["-f", ka, "--no-vrrp", "--check"]);
+    assert!(ok && !out.contains("VRRP instances"), "{out}");
+
+    let bad = dir.join("vrrpd.toml");
+    std::fs::write(&bad, "[[instance]]\nname = \"VI_1\"\nvrid = 0\n").unwrap();
+    let toml = dir.join("lvsd.toml");
+    std::fs::write(&toml, "[vrrp]\nfile = \"vrrpd.toml\"\n").unwrap();
+    let (ok, out) = run(&["-c", toml.to_str().unwrap(), "--check"]);
+    assert!(!ok && out.contains("vrrpd.toml"), "{out}");
+    std::fs::write(&toml, "[vrrp]\nfile = \"vrrpd.toml\"\nformat = \"yaml\"\n").unwrap();
+    let (ok, out) = run(&["-c", toml.to_str().unwrap(), "--check"]);
+    assert!(!ok && out.contains(":3: vrrp.format \"yaml\""), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
