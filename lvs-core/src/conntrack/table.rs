@@ -217,19 +217,25 @@ fn tick_of(t: Instant) -> u64 {
 
 /// The first tick at or after `now + timeout`: an entry never expires early, and at most one
 /// tick late.
+#[inline]
 fn deadline_tick(now: Instant, timeout: Duration) -> u32 {
-    u32::try_from(ticks_ceil(now.since_zero().saturating_add(timeout))).unwrap_or(u32::MAX)
+    // Straight in u64 nanoseconds: going through `Duration` would split `now` into seconds and
+    // nanoseconds (a division) only to join them again.
+    let nanos = now.as_nanos().saturating_add(saturating_nanos(timeout));
+    u32::try_from(nanos.div_ceil(1_000_000_000 / TICKS_PER_SEC)).unwrap_or(u32::MAX)
+}
+
+/// `d` in nanoseconds; durations beyond 584 years saturate (a u128 division costs tens of
+/// nanoseconds on the per-packet path).
+#[inline]
+fn saturating_nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 fn ticks_ceil(d: Duration) -> u64 {
-    // u64 arithmetic (a u128 division costs tens of nanoseconds on the per-packet path);
-    // durations beyond 584 years saturate.
-    let per = 1_000_000_000 / TICKS_PER_SEC;
-    let nanos = d
-        .as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(d.subsec_nanos()));
-    nanos.div_ceil(per)
+    saturating_nanos(d).div_ceil(1_000_000_000 / TICKS_PER_SEC)
 }
 
 /// The connection table: one entry per connection keyed on the client side, a keyed hash
@@ -359,32 +365,41 @@ impl ConnTable {
     /// (4-byte slots at a load of at least 35 %, i.e. under 12 bytes).
     pub const BYTES_PER_FLOW: usize = size_of::<Conn>() + 12;
 
+    #[inline]
     fn hash(&self, protocol: u8, caddr: &[u8; 16], cport: u16) -> u32 {
         let mut h = self.key.build_hasher();
         let (hi, lo) = caddr.split_at(8);
-        h.write_u64(u64::from_ne_bytes(hi.try_into().unwrap_or_default()));
+        let hi = u64::from_ne_bytes(hi.try_into().unwrap_or_default());
+        // IPv4 clients (mapped, so the top half is zero) hash one word fewer; the input is
+        // still the whole key, so the function stays keyed and collision-free per key.
+        if hi != 0 {
+            h.write_u64(hi);
+        }
         h.write_u64(u64::from_ne_bytes(lo.try_into().unwrap_or_default()));
         h.write_u32((u32::from(protocol) << 16) | u32::from(cport));
         let x = h.finish();
         (x ^ (x >> 32)) as u32
     }
 
+    #[inline]
     fn at(&self, i: u32) -> &Conn {
         entry(&self.chunks, i)
     }
 
+    #[inline]
     fn at_mut(&mut self, i: u32) -> &mut Conn {
         &mut self.chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
     }
 
+    #[inline]
     fn find(
         &self,
+        hash: u32,
         protocol: u8,
         caddr: &[u8; 16],
         cport: u16,
         mut pred: impl FnMut(&Conn) -> bool,
     ) -> Option<ConnId> {
-        let hash = self.hash(protocol, caddr, cport);
         self.index
             .find(hash, |i| {
                 let c = self.at(i);
@@ -423,9 +438,22 @@ impl ConnTable {
     }
 
     /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).
+    #[inline]
     pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
         let (caddr, _) = to16(key.caddr);
-        self.find(key.protocol, &caddr, key.cport, |c| {
+        let hash = self.hash(key.protocol, &caddr, key.cport);
+        self.find(hash, key.protocol, &caddr, key.cport, |c| {
+            c.vip == key.vip && c.vport == key.vport
+        })
+    }
+
+    /// [`ConnTable::lookup_in`] with the key's hash already computed by
+    /// [`ConnTable::key_hash`]`(key.protocol, key.caddr, key.cport)` (a batch computes it in
+    /// its warm-up pass). A different `hash` may miss a present entry, never finds a wrong one.
+    #[inline]
+    pub fn lookup_in_hashed(&self, key: &ConnKey, hash: u32) -> Option<ConnId> {
+        let (caddr, _) = to16(key.caddr);
+        self.find(hash, key.protocol, &caddr, key.cport, |c| {
             c.vip == key.vip && c.vport == key.vport
         })
     }
@@ -434,7 +462,8 @@ impl ConnTable {
     /// packet's destination, `dest` the caller's index of the real server it came from.
     pub fn lookup_out(&self, protocol: u8, caddr: IpAddr, cport: u16, dest: u32) -> Option<ConnId> {
         let (c16, _) = to16(caddr);
-        self.find(protocol, &c16, cport, |c| {
+        let hash = self.hash(protocol, &c16, cport);
+        self.find(hash, protocol, &c16, cport, |c| {
             c.dest == dest && !c.flags.has(ConnFlags::TEMPLATE)
         })
     }
@@ -456,6 +485,7 @@ impl ConnTable {
     }
 
     /// Set the deadline of `id` to `now + timeout` (every packet does this).
+    #[inline]
     pub fn refresh(&mut self, id: ConnId, now: Instant, timeout: Duration) {
         let t = deadline_tick(now, timeout);
         let c = self.at_mut(id.0);

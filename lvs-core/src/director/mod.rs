@@ -26,6 +26,8 @@
 //! dropped (and the connection expired), UDP flows are scheduled again.
 
 mod admin;
+mod batch;
+mod forward;
 mod process;
 mod stats;
 pub mod testing;

@@ -3,12 +3,11 @@
 use core::net::IpAddr;
 use core::time::Duration;
 
-use super::tunnel::{Encap, Tunnel, encapsulate, fits};
 use super::{Director, DropPacket, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
-use crate::conntrack::{ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition};
-use crate::packet::{
-    PacketView, Side, TcpFlags, Transport, decrement_ttl, rewrite_forward, rewrite_icmp_error,
+use crate::conntrack::{
+    Conn, ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition,
 };
+use crate::packet::{PacketView, Side, TcpFlags, Transport, rewrite_forward};
 use crate::service::{AddrKey, ServiceId, ServiceKey};
 use crate::{ConnState, DestId, Flow, Instant, proto};
 
@@ -25,6 +24,19 @@ fn conn_state(active: bool) -> ConnState {
     }
 }
 
+/// Whether `view` is an ACK (no SYN, FIN or RST) from the client of `c`, an established TCP
+/// connection counted as active: ES stays ES in every state table and the flags stay as they
+/// are, so only the deadline moves.
+#[inline]
+fn established_ack(c: &Conn, view: &PacketView) -> bool {
+    c.protocol == proto::TCP
+        && c.state == TcpState::Established as u8
+        && c.flags.0 & (ConnFlags::INACTIVE | ConnFlags::EMBRYONIC) == 0
+        && view.tcp_flags().is_some_and(|f| {
+            f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0 && f.has(TcpFlags::ACK)
+        })
+}
+
 /// How long a template that still controls connections lives on when its timer fires.
 const TEMPLATE_GRACE: Duration = Duration::from_secs(60);
 
@@ -34,67 +46,35 @@ impl Director {
     /// verdict says what to do with it.
     pub fn process(&mut self, now: Instant, frame: &mut Vec<u8>, fwmark: u32) -> Verdict {
         let now = self.observe(now);
-        // Matched in place: moving the ~100-byte view out of the Result costs a memcpy call.
-        let mut parsed = PacketView::parse_ethernet(frame);
+        // Matched in place: moving the ~150-byte view out of an Option or a Result costs a
+        // memcpy call. The common case comes straight from the fast parser (which writes its
+        // result in place); `parse_ethernet` would only move it once more.
+        let mut fast = PacketView::fast_ethernet(frame);
+        if let Some(view) = &mut fast {
+            return self.process_view(now, frame, view, fwmark);
+        }
+        let mut parsed = PacketView::parse_ethernet_slow(frame);
         let Ok(view) = &mut parsed else {
             return self.drop(DropReason::Malformed);
         };
         self.process_view(now, frame, view, fwmark)
     }
 
-    /// [`Director::process`] for a batch of frames (all with firewall mark `fwmark`), writing
-    /// one verdict per frame. The result is exactly that of calling `process` on each frame in
-    /// order; the connection-table cache misses of up to 16 frames are overlapped first, which
-    /// is what makes large tables fast.
-    ///
-    /// # Panics
-    /// If `verdicts` is shorter than `frames` (a caller bug).
-    pub fn process_batch(
-        &mut self,
-        now: Instant,
-        frames: &mut [Vec<u8>],
-        fwmark: u32,
-        verdicts: &mut [Verdict],
-    ) {
-        const LANES: usize = 16;
-        assert!(verdicts.len() >= frames.len(), "one verdict slot per frame");
-        let now = self.observe(now);
-        for (fs, vs) in frames.chunks_mut(LANES).zip(verdicts.chunks_mut(LANES)) {
-            let mut views: [Option<PacketView>; LANES] = [None; LANES];
-            let mut hashes = [0u32; LANES];
-            // Parse and hash every frame first, then load every bucket, then every first
-            // entry: three tight loops of independent loads, so the misses overlap.
-            for ((f, v), h) in fs.iter().zip(views.iter_mut()).zip(hashes.iter_mut()) {
-                let Ok(view) = PacketView::parse_ethernet(f) else {
-                    continue;
-                };
-                *h = if self.vip_index.contains_key(&AddrKey::new(0, view.dst, 0)) {
-                    self.conns.key_hash(view.protocol, view.src, view.src_port)
-                } else {
-                    self.conns.key_hash(view.protocol, view.dst, view.dst_port)
-                };
-                *v = Some(view);
-            }
-            let n = fs.len();
-            let mut heads = [u32::MAX; LANES];
-            for i in 0..n {
-                heads[i] = self.conns.bucket_head(hashes[i]);
-            }
-            let mut sink = 0u32;
-            for &head in &heads[..n] {
-                sink ^= self.conns.touch(head);
-            }
-            self.warm_sink ^= sink;
-            for ((f, v), out) in fs.iter_mut().zip(views).zip(vs.iter_mut()) {
-                *out = match v {
-                    Some(mut view) => self.process_view(now, f, &mut view, fwmark),
-                    None => self.drop(DropReason::Malformed),
-                };
-            }
+    /// The interned virtual address of a packet to `svc` sent to `dst`: address services know
+    /// theirs, fwmark services learn it per packet.
+    #[inline]
+    pub(super) fn vip_of(&mut self, svc: ServiceId, dst: IpAddr) -> u16 {
+        match self
+            .slots
+            .get(usize::from(svc.0))
+            .and_then(|s| s.as_ref()?.vip)
+        {
+            Some(v) => v,
+            None => self.vip_id(dst),
         }
     }
 
-    fn process_view(
+    pub(super) fn process_view(
         &mut self,
         now: Instant,
         frame: &mut Vec<u8>,
@@ -126,19 +106,11 @@ impl Director {
                 None => Verdict::Local,
             };
         };
-        // Address services know their virtual address; fwmark services learn it per packet.
-        let vip = match self
-            .slots
-            .get(usize::from(svc.0))
-            .and_then(|s| s.as_ref()?.vip)
-        {
-            Some(v) => v,
-            None => self.vip_id(view.dst),
-        };
-        self.inbound(now, frame, view, svc, vip, fwmark)
+        let vip = self.vip_of(svc, view.dst);
+        self.inbound(now, frame, view, svc, vip, fwmark, None)
     }
 
-    fn observe(&mut self, now: Instant) -> Instant {
+    pub(super) fn observe(&mut self, now: Instant) -> Instant {
         debug_assert!(now >= self.last_now, "time went backwards");
         self.last_now = self.last_now.max(now);
         self.last_now
@@ -149,7 +121,7 @@ impl Director {
         Verdict::Drop(reason)
     }
 
-    fn timeout_for(&self, protocol: u8, state: u8, flags: ConnFlags) -> Duration {
+    pub(super) fn timeout_for(&self, protocol: u8, state: u8, flags: ConnFlags) -> Duration {
         match protocol {
             proto::TCP => self
                 .config
@@ -193,7 +165,7 @@ impl Director {
         if view.ttl <= 1 {
             return self.drop(DropReason::TtlExpired);
         }
-        self.transition(id, view, Direction::Output, now);
+        self.transition(id, view, Direction::Output, now, false);
         let c = *self.conns.get(id);
         let Some(&vaddr) = self.vips.get(usize::from(c.vip)) else {
             return self.drop(DropReason::Rewrite);
@@ -218,7 +190,9 @@ impl Director {
         }
     }
 
-    fn inbound(
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn inbound(
         &mut self,
         now: Instant,
         frame: &mut Vec<u8>,
@@ -226,6 +200,7 @@ impl Director {
         svc: ServiceId,
         vip: u16,
         fwmark: u32,
+        hash: Option<u32>,
     ) -> Verdict {
         let key = ConnKey {
             protocol: view.protocol,
@@ -234,7 +209,45 @@ impl Director {
             vip,
             vport: view.dst_port,
         };
-        let mut existing = self.conns.lookup_in(&key);
+        let existing = match hash {
+            Some(h) => self.conns.lookup_in_hashed(&key, h),
+            None => self.conns.lookup_in(&key),
+        };
+        if let Some(id) = existing {
+            // The hit path's common case, decided on one read of the entry: an ACK of an
+            // established connection to a live real server. `reused` is false (no SYN), the
+            // state stays ES and only the deadline moves (see `transition`).
+            let c = self.conns.get(id);
+            let dest = c.dest;
+            if established_ack(c, view)
+                && self
+                    .reals
+                    .get(dest as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|r| r.state != RealState::Removed)
+            {
+                let timeout = self.config.tcp.get(TcpState::Established);
+                self.conns.refresh(id, now, timeout);
+                return self.forward_in(frame, view, svc, RealId(dest));
+            }
+        }
+        self.inbound_slow(now, frame, view, svc, key, existing, fwmark)
+    }
+
+    /// Everything [`Director::inbound`]'s fast path does not cover: reused ports, removed
+    /// real servers, state transitions and new connections.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn inbound_slow(
+        &mut self,
+        now: Instant,
+        frame: &mut Vec<u8>,
+        view: &mut PacketView,
+        svc: ServiceId,
+        key: ConnKey,
+        mut existing: Option<ConnId>,
+        fwmark: u32,
+    ) -> Verdict {
         if let Some(id) = existing
             && self.reused(id, view)
         {
@@ -254,8 +267,8 @@ impl Director {
                 }
             }
         }
-        let id = match existing {
-            Some(id) => id,
+        let (id, fresh) = match existing {
+            Some(id) => (id, false),
             None => {
                 if view.protocol == proto::TCP {
                     let flags = view.tcp_flags().unwrap_or_default();
@@ -277,12 +290,12 @@ impl Director {
                     return self.forward_in(frame, view, svc, real);
                 }
                 match self.new_conn(now, key, view, svc, real, template) {
-                    Some(id) => id,
+                    Some(id) => (id, true),
                     None => return self.drop(DropReason::TableFull),
                 }
             }
         };
-        self.transition(id, view, Direction::Input, now);
+        self.transition(id, view, Direction::Input, now, fresh);
         let real = RealId(self.conns.get(id).dest);
         self.forward_in(frame, view, svc, real)
     }
@@ -417,11 +430,8 @@ impl Director {
             let tc = self.conns.get_mut(t);
             tc.control = tc.control.saturating_add(1);
         }
-        if let Ok(s) = self.slot_mut(svc) {
-            s.sched.conn_bound(DestId(real.0), ConnState::Inactive);
-        }
+        // Bound to the scheduler by the `transition` that follows (`fresh`).
         if let Ok(r) = self.real_slot_mut(real) {
-            r.inactive += 1;
             r.refs += 1;
         }
         self.count_new(svc, real);
@@ -458,7 +468,18 @@ impl Director {
 
     /// Move the connection's state for one packet, update the scheduler's accounting, and
     /// re-arm its timer.
-    fn transition(&mut self, id: ConnId, view: &PacketView, dir: Direction, now: Instant) {
+    ///
+    /// A `fresh` connection (just inserted by `new_conn`) is not bound to its scheduler yet:
+    /// it is bound here once, in its state after this packet, instead of being bound inactive
+    /// and moved to active right after (the counts end the same; the scheduler works once).
+    fn transition(
+        &mut self,
+        id: ConnId,
+        view: &PacketView,
+        dir: Direction,
+        now: Instant,
+        fresh: bool,
+    ) {
         let (protocol, state, mut flags, dest, svc) = {
             let c = self.conns.get(id);
             (c.protocol, c.state, c.flags, c.dest, c.svc)
@@ -466,14 +487,7 @@ impl Director {
         // The common case, an ACK (no SYN, FIN or RST) on an established connection from the
         // client: ES stays ES in every table, the flags stay as they are; only the deadline
         // moves.
-        if protocol == proto::TCP
-            && dir == Direction::Input
-            && state == TcpState::Established as u8
-            && flags.0 & (ConnFlags::INACTIVE | ConnFlags::EMBRYONIC) == 0
-            && view.tcp_flags().is_some_and(|f| {
-                f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0 && f.has(TcpFlags::ACK)
-            })
-        {
+        if dir == Direction::Input && established_ack(self.conns.get(id), view) {
             debug_assert_eq!(
                 tcp_transition(
                     TcpState::Established,
@@ -514,7 +528,10 @@ impl Director {
             _ => true,
         };
         let was_active = !flags.has(ConnFlags::INACTIVE);
-        if want_active != was_active {
+        if fresh {
+            flags.set(ConnFlags::INACTIVE, !want_active);
+            self.bind(RealId(dest), svc, want_active);
+        } else if want_active != was_active {
             flags.set(ConnFlags::INACTIVE, !want_active);
             self.account(RealId(dest), svc, flags, was_active, want_active);
         }
@@ -562,6 +579,24 @@ impl Director {
         }
     }
 
+    /// Count a new connection on `real` and its scheduler, active or not.
+    fn bind(&mut self, real: RealId, svc: u16, active: bool) {
+        if let Some(s) = self
+            .slots
+            .get_mut(usize::from(svc))
+            .and_then(Option::as_mut)
+        {
+            s.sched.conn_bound(DestId(real.0), conn_state(active));
+        }
+        if let Ok(r) = self.real_slot_mut(real) {
+            if active {
+                r.active += 1;
+            } else {
+                r.inactive += 1;
+            }
+        }
+    }
+
     /// Take one counted connection (active or not) off `real`'s counts and its scheduler.
     fn uncount(&mut self, real: RealId, svc: u16, active: bool) {
         if let Some(s) = self
@@ -578,157 +613,6 @@ impl Director {
                 r.inactive = r.inactive.saturating_sub(1);
             }
         }
-    }
-
-    fn forward_in(
-        &mut self,
-        frame: &mut Vec<u8>,
-        view: &mut PacketView,
-        svc: ServiceId,
-        real: RealId,
-    ) -> Verdict {
-        let Ok(r) = self.real_slot(real) else {
-            return self.drop(DropReason::RealRemoved);
-        };
-        let cfg = r.config;
-        if view.ttl <= 1 {
-            return self.drop(DropReason::TtlExpired);
-        }
-        let ip_len = view.ip_len;
-        let verdict = match cfg.forward {
-            Forward::Nat => {
-                if rewrite_forward(frame, view, Side::Dst, cfg.addr, cfg.port).is_err() {
-                    return self.drop(DropReason::Rewrite);
-                }
-                Verdict::Forward {
-                    next_hop: cfg.addr,
-                    len: view.l3_offset + view.ip_len,
-                }
-            }
-            Forward::Dr => {
-                decrement_ttl(frame, view);
-                if let Some(mac) = cfg.mac {
-                    frame[0..6].copy_from_slice(&mac);
-                    frame[6..12].copy_from_slice(&self.config.mac);
-                }
-                Verdict::Forward {
-                    next_hop: cfg.addr,
-                    len: view.l3_offset + view.ip_len,
-                }
-            }
-            Forward::Tun => {
-                let src = if cfg.addr.is_ipv4() {
-                    self.config.tunnel_source_v4
-                } else {
-                    self.config.tunnel_source_v6
-                };
-                let Some(src) = src else {
-                    return self.drop(DropReason::Tunnel);
-                };
-                // The MTU check quotes the packet as it arrived, before the TTL changes.
-                if fits(view, cfg.addr, cfg.tunnel, self.config.mtu) {
-                    decrement_ttl(frame, view);
-                }
-                let tunnel = Tunnel {
-                    src,
-                    dst: cfg.addr,
-                    kind: cfg.tunnel,
-                    mtu: self.config.mtu,
-                    dst_mac: cfg.mac,
-                    own_mac: self.config.mac,
-                };
-                match encapsulate(frame, view, &tunnel) {
-                    Encap::Sent(len) => Verdict::Forward {
-                        next_hop: cfg.addr,
-                        len,
-                    },
-                    Encap::TooBig(len) => return Verdict::Reply { len },
-                    Encap::Refused => return self.drop(DropReason::Tunnel),
-                }
-            }
-        };
-        if let Ok(s) = self.slot_mut(svc) {
-            s.stats.count_in(ip_len);
-        }
-        if let Ok(r) = self.real_slot_mut(real) {
-            r.stats.count_in(ip_len);
-        }
-        verdict
-    }
-
-    /// ICMP errors: relate them to the connection of the quoted packet and translate them for
-    /// NAT; DR and TUN forward them unchanged to the real server.
-    fn icmp_error(&mut self, now: Instant, frame: &mut Vec<u8>, mut view: PacketView) -> Verdict {
-        let Transport::IcmpError { quoted, .. } = view.transport else {
-            return Verdict::Local;
-        };
-        let q = quoted.flow;
-        // The quoted packet went from the director to the client side: an error about a reply.
-        if let Some(&vip) = self.vip_index.get(&AddrKey::new(0, q.src, 0)) {
-            let key = ConnKey {
-                protocol: q.protocol,
-                caddr: q.dst,
-                cport: q.dst_port,
-                vip,
-                vport: q.src_port,
-            };
-            if let Some(id) = self.conns.lookup_in(&key) {
-                let c = *self.conns.get(id);
-                let Ok(r) = self.real_slot(RealId(c.dest)) else {
-                    return self.drop(DropReason::RealRemoved);
-                };
-                let cfg = r.config;
-                if cfg.forward == Forward::Nat
-                    && rewrite_icmp_error(
-                        frame,
-                        &mut view,
-                        Some((Side::Dst, cfg.addr)),
-                        (Side::Src, cfg.addr, cfg.port),
-                    )
-                    .is_err()
-                {
-                    return self.drop(DropReason::Rewrite);
-                }
-                let svc = ServiceId(c.svc);
-                return self.forward_in(frame, &mut view, svc, RealId(c.dest));
-            }
-        }
-        // The quoted packet went from the director to a NAT real server: an error for the client.
-        if let Some(candidates) = self.by_addr.get(&AddrKey::new(0, q.dst, q.dst_port)) {
-            let found = candidates.iter().find_map(|&r| {
-                let slot = self.real_slot(r).ok()?;
-                (slot.config.forward == Forward::Nat)
-                    .then(|| self.conns.lookup_out(q.protocol, q.src, q.src_port, r.0))
-                    .flatten()
-            });
-            if let Some(id) = found {
-                let c = *self.conns.get(id);
-                let Some(&vaddr) = self.vips.get(usize::from(c.vip)) else {
-                    return self.drop(DropReason::Rewrite);
-                };
-                if rewrite_icmp_error(
-                    frame,
-                    &mut view,
-                    Some((Side::Src, vaddr)),
-                    (Side::Dst, vaddr, c.vport),
-                )
-                .is_err()
-                {
-                    return self.drop(DropReason::Rewrite);
-                }
-                if view.ttl <= 1 {
-                    return self.drop(DropReason::TtlExpired);
-                }
-                decrement_ttl(frame, &mut view);
-                self.conns
-                    .refresh(id, now, self.timeout_for(c.protocol, c.state, c.flags));
-                return Verdict::Forward {
-                    next_hop: view.dst,
-                    len: view.l3_offset + view.ip_len,
-                };
-            }
-        }
-        Verdict::Local
     }
 
     /// Start the least-connection counts of every real server of `svc` from zero: every counted
@@ -785,7 +669,7 @@ impl Director {
 
     /// Undo a removed entry's accounting: scheduler counts, real-server counts, the template's
     /// control count, and free a removed real server nobody refers to any more.
-    pub(super) fn release(&mut self, c: &crate::conntrack::Conn) {
+    pub(super) fn release(&mut self, c: &Conn) {
         let real = RealId(c.dest);
         if let Ok(r) = self.real_slot_mut(real) {
             r.refs = r.refs.saturating_sub(1);

@@ -213,7 +213,7 @@ impl PacketView {
     /// from the frame; everything else goes through `etherparse`. Both give the same view
     /// (property-tested).
     pub fn parse_ethernet(frame: &[u8]) -> Result<Self, ParseError> {
-        if let Some(v) = Self::fast_ethernet(frame) {
+        if let Some(v) = Self::fast_ethernet_inline(frame) {
             return Ok(v);
         }
         Self::parse_ethernet_slow(frame)
@@ -230,8 +230,17 @@ impl PacketView {
         Self::from_sliced(frame, &sliced, vlan)
     }
 
-    /// The fast path of [`PacketView::parse_ethernet`]; `None` means "not the common case".
-    fn fast_ethernet(frame: &[u8]) -> Option<Self> {
+    /// The fast path of [`PacketView::parse_ethernet`]; `None` means "not the common case"
+    /// (then [`PacketView::parse_ethernet_slow`] gives the view, or the error). Not inlined:
+    /// the call writes the view straight into the caller's `Option`, where moving it out of a
+    /// `Result` would cost a memcpy call.
+    #[inline(never)]
+    pub(crate) fn fast_ethernet(frame: &[u8]) -> Option<Self> {
+        Self::fast_ethernet_inline(frame)
+    }
+
+    #[inline(always)]
+    fn fast_ethernet_inline(frame: &[u8]) -> Option<Self> {
         let mut l3 = 14;
         let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
         let mut vlan = None;
