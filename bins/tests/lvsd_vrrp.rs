@@ -27,14 +27,35 @@ fn service() -> SocketAddr {
     format!("{}:80", vip()).parse().unwrap()
 }
 
+/// r1's VRRP status file.
+fn status_path(lab: &Lab) -> std::path::PathBuf {
+    lab.dir.join("r1.status")
+}
+
+/// r1's VRRP status file, once it contains `want`.
+fn wait_status(lab: &Lab, want: &str) -> String {
+    let mut text = String::new();
+    let found = wait_for(Duration::from_secs(10), || {
+        text = std::fs::read_to_string(status_path(lab)).unwrap_or_default();
+        text.contains(want)
+    });
+    assert!(
+        found.is_some(),
+        "status file without {want:?}:\n{text}{}",
+        lab.logs()
+    );
+    text
+}
+
 /// r1: lvsd TOML + lvs-vrrpd TOML, priority 150.
 fn start_r1(lab: &mut Lab) -> usize {
     let vrrp = lab.file(
         "r1-vrrp.toml",
         &format!(
-            "[global]\ninterface_poll = 0.2\n\n[[instance]]\nname = \"VI_1\"\n\
-             interface = \"eth0\"\nvrid = 61\npriority = 150\nversion = 3\n\
+            "[global]\ninterface_poll = 0.2\nstatus_file = \"{}\"\n\n[[instance]]\n\
+             name = \"VI_1\"\ninterface = \"eth0\"\nvrid = 61\npriority = 150\nversion = 3\n\
              advert_int = 0.2\nvirtual_addresses = [\"{}/24\"]\ngarp_master_delay = 0\n",
+            status_path(lab).display(),
             vip()
         ),
     );
@@ -126,6 +147,10 @@ fn a_director_pair_fails_over_and_back_with_its_service() {
     let r1 = start_r1(&mut lab);
     let r2 = start_r2(&mut lab);
     wait_serving(&lab, "r1", Duration::from_secs(15));
+    // The status file says what r1 is and why.
+    let status = wait_status(&lab, "VI_1 eth0 vrid 61 v3: MASTER");
+    assert!(status.contains("master: this router"), "{status}");
+    assert!(status.contains("master down 0.683 s"), "{status}");
     assert!(
         lab.log(r2).contains("vrrp: running the instances of"),
         "the keepalived.conf's VRRP half runs inside lvsd{}",
@@ -142,6 +167,7 @@ fn a_director_pair_fails_over_and_back_with_its_service() {
     );
     let log = lab.log(r1);
     assert!(log.contains("vrrp: stopping: resigning"), "{log}");
+    wait_status(&lab, "VI_1 eth0 vrid 61 v3: STOP");
     assert!(
         !lab.holds("r1", &vip()),
         "r1 removed the VIP when it stopped"
@@ -150,6 +176,9 @@ fn a_director_pair_fails_over_and_back_with_its_service() {
     // r1 comes back with the higher priority and preempts (the default).
     let r1b = start_r1(&mut lab);
     wait_serving(&lab, "r1", Duration::from_secs(15));
+    // Having heard r2 as master, r1 names it as the next master.
+    let status = wait_status(&lab, "next: 10.77.0.2 priority 100");
+    assert!(status.contains("v3: MASTER"), "{status}");
 
     // A reload of the VRRP half by SIGHUP keeps the master.
     lab.signal(r1b, "HUP");

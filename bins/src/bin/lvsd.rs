@@ -12,6 +12,8 @@
 //! The director pair's VRRP runs inside lvsd when the TOML has a `[vrrp]` table, or when the
 //! keepalived.conf given to `-f` has `vrrp_instance` blocks (`--no-vrrp` leaves those to
 //! lvs-vrrpd): SIGTERM makes its masters resign while lvsd drains, SIGHUP reloads both halves.
+//! In packet mode the VRRP half does not add the VIPs to the interface: it tells the packet
+//! plane which VIPs it holds, and lvsd answers ARP only for those (see `lvsd::vrrp`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ use lvs_bins::lvsd::packet::PacketDaemon;
 use lvs_bins::lvsd::vrrp::VrrpHalf;
 use lvs_bins::lvsd::{ConfigFile, Daemon, DataPlane, demo};
 use lvs_bins::vrrpd::Format;
+use lvs_bins::vrrpd::held::HeldVips;
 
 /// IP virtual server: schedules TCP and UDP connections over real servers with the IPVS
 /// schedulers, with health checks, as a proxy or as a packet-level director; administer it
@@ -159,10 +162,19 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let half = match start_vrrp(vrrp.as_ref()) {
+        // The pair's VIPs stay off the interface: the VRRP half publishes the ones it holds
+        // and the packet plane answers ARP for those only.
+        let held = vrrp.is_some().then(HeldVips::new);
+        if let Some(h) = &held {
+            daemon.follow_vrrp(h.clone());
+        }
+        let half = match start_vrrp(vrrp.as_ref(), held) {
             Ok(h) => h,
             Err(code) => return code,
         };
+        if let Some(h) = &half {
+            daemon.check_vrrp_vips(h.vips());
+        }
         return finish(daemon.run(), half);
     }
     let mut daemon = match Daemon::new(&cfg, reload, true) {
@@ -175,19 +187,23 @@ fn main() -> ExitCode {
     if let Some(format) = import_format {
         daemon.set_import(format);
     }
-    let half = match start_vrrp(vrrp.as_ref()) {
+    let half = match start_vrrp(vrrp.as_ref(), None) {
         Ok(h) => h,
         Err(code) => return code,
     };
     finish(daemon.run(), half)
 }
 
-/// Start the VRRP half once the data plane is ready to carry the VIPs' traffic.
-fn start_vrrp(source: Option<&VrrpSource>) -> Result<Option<VrrpHalf>, ExitCode> {
+/// Start the VRRP half once the data plane is ready to carry the VIPs' traffic; with `held`
+/// it publishes its VIPs there instead of adding them to the interfaces.
+fn start_vrrp(
+    source: Option<&VrrpSource>,
+    held: Option<HeldVips>,
+) -> Result<Option<VrrpHalf>, ExitCode> {
     let Some(v) = source else {
         return Ok(None);
     };
-    match VrrpHalf::start(&v.file, v.format) {
+    match VrrpHalf::start(&v.file, v.format, held) {
         Ok(h) => {
             tracing::info!(
                 instances = h.instances(),

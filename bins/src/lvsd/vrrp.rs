@@ -9,13 +9,29 @@
 //! master resign (priority 0, so the peer director takes over within Skew_Time) and remove
 //! its VIPs while lvsd drains its connections. [`VrrpHalf::stop`] does the same when lvsd
 //! stops for another reason, and waits for the resignation to leave.
+//!
+//! # How the VIPs are held
+//!
+//! * **Proxy mode**: as lvs-vrrpd does, a master adds its VIPs to the interface through
+//!   rtnetlink and a backup removes them; the proxy listens on them with
+//!   `ip_nonlocal_bind=1`, and the kernel answers ARP for them.
+//! * **Packet mode**: a VIP must never be a local address there (the kernel would answer its
+//!   TCP with resets while lvsd forwards the frames in user space), so the half runs in
+//!   publish mode ([`VrrpHalf::start`] with a [`HeldVips`] handle): a master only writes its
+//!   VIPs into the handle, and the packet plane answers ARP for a VIP, and announces it,
+//!   only while the handle holds it on the plane's interface. The gratuitous ARP that moves
+//!   a VIP to the new master still comes from the VRRP half, as from lvs-vrrpd. A VIP of a
+//!   VRRP instance on another interface is never held there, and a service VIP no instance
+//!   carries is never answered; lvsd warns about both at start.
 
+use core::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use crate::io::{Control, EventLoop, Exit, Handler, StopHandle};
 use crate::vrrpd::daemon::Daemon;
+use crate::vrrpd::held::HeldVips;
 use crate::vrrpd::{Format, load};
 
 /// The VRRP half, running.
@@ -24,6 +40,7 @@ pub struct VrrpHalf {
     stop: StopHandle,
     thread: Option<JoinHandle<Result<Exit, String>>>,
     instances: usize,
+    vips: Vec<(String, IpAddr)>,
 }
 
 /// Re-reads the file on SIGHUP and resigns on stop.
@@ -59,12 +76,20 @@ impl VrrpHalf {
     /// Read and validate `path`, open the VRRP sockets and start the instances in a thread.
     /// Every configuration problem, and a failure to open the sockets (not root, no such
     /// interface), is returned here, before anything runs.
-    pub fn start(path: &Path, format: Format) -> Result<Self, String> {
+    ///
+    /// With `publish` the VIPs are not added to the interfaces but written into the handle
+    /// (publish mode, for packet mode: see the module docs).
+    pub fn start(path: &Path, format: Format, publish: Option<HeldVips>) -> Result<Self, String> {
         let plan = load(path, format).map_err(|errs| errs.join("; "))?;
         if plan.instances.is_empty() {
             return Err(format!("{}: no VRRP instances", path.display()));
         }
         let instances = plan.instances.len();
+        let vips = plan
+            .instances
+            .iter()
+            .flat_map(|i| i.vips.iter().map(|v| (i.interface.clone(), v.addr)))
+            .collect();
         let mut shell = Shell {
             path: path.to_owned(),
             format,
@@ -78,6 +103,9 @@ impl VrrpHalf {
                     el.handle_signals()
                         .map_err(|e| format!("vrrp: signals: {e}"))?;
                     let mut daemon = Daemon::new();
+                    if let Some(held) = publish {
+                        daemon.publish_to(held);
+                    }
                     let now = el.clock().now();
                     daemon
                         .apply(plan, el.sockets(), now)
@@ -105,6 +133,7 @@ impl VrrpHalf {
                 stop,
                 thread: Some(thread),
                 instances,
+                vips,
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -120,6 +149,12 @@ impl VrrpHalf {
     /// How many instances it started with.
     pub fn instances(&self) -> usize {
         self.instances
+    }
+
+    /// The virtual addresses of the instances it started with, each with its instance's
+    /// interface.
+    pub fn vips(&self) -> &[(String, IpAddr)] {
+        &self.vips
     }
 
     /// Whether the half is still running (it ends by itself on SIGTERM / SIGINT).
@@ -203,15 +238,15 @@ mod tests {
     fn configuration_problems_stop_the_start() {
         let d = temp("bad");
         let missing = d.join("none.toml");
-        let e = VrrpHalf::start(&missing, Format::Toml).unwrap_err();
+        let e = VrrpHalf::start(&missing, Format::Toml, None).unwrap_err();
         assert!(e.contains("none.toml"), "{e}");
         let empty = d.join("empty.toml");
         std::fs::write(&empty, "").unwrap();
-        let e = VrrpHalf::start(&empty, Format::Toml).unwrap_err();
+        let e = VrrpHalf::start(&empty, Format::Toml, None).unwrap_err();
         assert!(e.contains("no VRRP instances"), "{e}");
         let bad = d.join("bad.toml");
         std::fs::write(&bad, "[[instance]]\nname = \"A\"\n").unwrap();
-        assert!(VrrpHalf::start(&bad, Format::Toml).is_err());
+        assert!(VrrpHalf::start(&bad, Format::Toml, Some(HeldVips::new())).is_err());
         std::fs::remove_dir_all(d).unwrap();
     }
 }

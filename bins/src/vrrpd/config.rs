@@ -5,6 +5,7 @@
 //! [global]
 //! garp_interval = 0.0       # seconds between the frames of one GARP burst
 //! interface_poll = 1.0      # seconds between /sys/class/net/*/operstate reads
+//! status_file = "/run/lvs-vrrpd.status"  # every instance's state and why (see status.rs)
 //!
 //! [[script]]
 //! name = "chk_web"
@@ -73,6 +74,9 @@ pub struct GlobalConfig {
     /// Seconds between full VIP reconciliations against the interface's addresses (0: only on
     /// change).
     pub vip_reconcile: f64,
+    /// A file rewritten with every instance's state, reasons and counters after each change
+    /// and at each interface poll ([`super::status`]).
+    pub status_file: Option<std::path::PathBuf>,
 }
 
 impl Default for GlobalConfig {
@@ -81,6 +85,7 @@ impl Default for GlobalConfig {
             garp_interval: 0.0,
             interface_poll: 1.0,
             vip_reconcile: 5.0,
+            status_file: None,
         }
     }
 }
@@ -398,6 +403,8 @@ pub struct Plan {
     pub instances: Vec<InstanceSpec>,
     /// Sync groups: name and member indices into `instances`.
     pub groups: Vec<(String, Vec<usize>)>,
+    /// Where the status is written, if anywhere ([`super::status`]).
+    pub status_file: Option<std::path::PathBuf>,
 }
 
 /// Split a command line into words: white space separates, single or double quotes group
@@ -505,6 +512,7 @@ impl Plan {
                 scripts,
                 instances,
                 groups,
+                status_file: g.status_file.clone(),
             })
         } else {
             Err(errs)

@@ -2,6 +2,9 @@
 //! ARP, notify and track scripts, interface tracking — as one machine for the shared event
 //! loop.
 //!
+//! VIPs become local addresses through rtnetlink or, in publish mode ([`Daemon::publish_to`]),
+//! entries of a [`HeldVips`] handle for a data plane that answers for them itself.
+//!
 //! The daemon's own deadlines (GARP pacing, script runs, child reaping, interface polling,
 //! VIP reconciliation) join the instances' in [`StateMachine::poll_timeout`], so the loop
 //! sleeps until the earliest of them. Instance events are carried out inside each `&mut`
@@ -18,9 +21,11 @@ use lvs_vrrp::wire::{IP_PROTOCOL, MULTICAST_V4, MULTICAST_V6};
 
 use super::config::{GlobalSpec, InstanceSpec, Plan, ScriptSpec, Vip};
 use super::garp::{GarpQueue, announce_frame};
+use super::held::HeldVips;
 use super::host::{self, Children, Job, REAP_PERIOD};
 use super::router::{Router, RouterEvent, Slot};
 use super::rtnl::{Outcome, Rtnl};
+use super::status::StatusWriter;
 use crate::io::{Group, PacketSocket, RawOptions, Sockets, Token, ifindex};
 
 /// Why the daemon wants to be woken.
@@ -41,7 +46,7 @@ pub struct DaemonStats {
     pub na_sent: u64,
     /// Announcement frames (GARP or NA) that could not be sent.
     pub garp_errors: u64,
-    /// Addresses added or removed over rtnetlink.
+    /// Addresses added or removed over rtnetlink (or, in publish mode, in the handle).
     pub vip_changes: u64,
     /// Adds that found the address present and deletes that found it gone (`EEXIST`,
     /// `EADDRNOTAVAIL`): already as desired.
@@ -84,6 +89,8 @@ pub struct Daemon {
     /// that came with the change leaves before the (synchronous) netlink requests.
     vips_dirty: BTreeSet<String>,
     nl: Option<Rtnl>,
+    publish: Option<HeldVips>,
+    status: StatusWriter,
     stats: DaemonStats,
 }
 
@@ -106,6 +113,7 @@ impl Daemon {
                 scripts: Vec::new(),
                 instances: Vec::new(),
                 groups: Vec::new(),
+                status_file: None,
             },
             router: Router::new(),
             specs: Vec::new(),
@@ -122,6 +130,8 @@ impl Daemon {
             next_reconcile: None,
             vips_dirty: BTreeSet::new(),
             nl: None,
+            publish: None,
+            status: StatusWriter::default(),
             stats: DaemonStats::default(),
         }
     }
@@ -129,6 +139,12 @@ impl Daemon {
     /// The instances.
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// Publish mode (see [`HeldVips`]): each interface's desired VIPs are written into `held`,
+    /// none is added or removed through rtnetlink. Call it before [`Daemon::apply`].
+    pub fn publish_to(&mut self, held: HeldVips) {
+        self.publish = Some(held);
     }
 
     /// Side-effect counters.
@@ -302,6 +318,8 @@ impl Daemon {
         }
         self.garp_sockets
             .retain(|name, _| plan.instances.iter().any(|s| s.interface == *name));
+        self.status
+            .configure(plan.status_file.clone(), plan.global.interface_poll);
         self.plan = plan;
 
         for i in fresh {
@@ -347,12 +365,13 @@ impl Daemon {
         });
     }
 
-    /// SIGTERM: every master sends priority 0, every VIP is removed, STOP is notified. The
-    /// loop sends the queued adverts before it returns.
+    /// SIGTERM: every master sends priority 0, every VIP is removed (or unpublished), STOP is
+    /// notified. The loop sends the queued adverts before it returns.
     pub fn shutdown(&mut self, now: Instant) {
         self.router.shutdown_all(now);
         self.process_events(now);
         self.reconcile_all();
+        self.status.write_now(&self.router, &self.stats, now);
     }
 
     /// Carry out what the instances asked for.
@@ -372,6 +391,7 @@ impl Daemon {
                 Event::StateChanged { from, to, reason } => {
                     let priority = self.router.instance(index).map_or(0, Instance::priority);
                     tracing::info!(instance = %name, %from, %to, ?reason, priority, "transition");
+                    self.status.mark();
                     if to != State::Master {
                         let vips = self.vips(index);
                         self.garp.cancel(&slot.interface, &vips);
@@ -465,6 +485,16 @@ impl Daemon {
         let Some(managed) = self.managed.get(interface).cloned() else {
             return;
         };
+        if let Some(held) = &self.publish {
+            let change = held.set(interface, desired.iter().map(|v| v.addr).collect());
+            for (op, vip) in (change.added.iter().map(|v| ("add", v)))
+                .chain(change.removed.iter().map(|v| ("del", v)))
+            {
+                self.stats.vip_changes += 1;
+                tracing::info!(%interface, %vip, op, "VIP (published to the data plane)");
+            }
+            return;
+        }
         let listed = ifindex(interface).and_then(|idx| {
             let nl = self.rtnl()?;
             nl.addresses(idx).map(|l| (idx, l))
@@ -593,6 +623,7 @@ impl Daemon {
         if self.children.any() && self.next_reap.is_none() {
             self.next_reap = Some(now + REAP_PERIOD);
         }
+        self.status.write_due(&self.router, &self.stats, now);
     }
 
     fn script_result(&mut self, now: Instant, s: usize, ok: bool) {
@@ -673,6 +704,7 @@ impl Daemon {
             self.next_reconcile,
             // Due at once: the loop's next turn, after this turn's adverts are sent.
             (!self.vips_dirty.is_empty()).then_some(Instant::ZERO),
+            self.status.due_at(),
         ]
         .into_iter()
         .flatten()
@@ -781,3 +813,7 @@ impl StateMachine for Daemon {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "daemon_tests.rs"]
+mod tests;

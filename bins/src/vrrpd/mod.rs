@@ -6,8 +6,11 @@
 //!   and VRID, sync groups reconciled after every input.
 //! * [`daemon`]: the router plus the side effects the instances request: VIPs through
 //!   rtnetlink ([`rtnl`]; level-triggered reconciliation, see [`host`]), gratuitous ARP and
-//!   unsolicited neighbour advertisements over `AF_PACKET` ([`garp`]), notify scripts, track scripts with timeouts, interface tracking
-//!   from sysfs; reload keeps unchanged instances running; shutdown resigns.
+//!   unsolicited neighbour advertisements over `AF_PACKET` ([`garp`]), notify scripts, track
+//!   scripts with timeouts, interface tracking from sysfs; reload keeps unchanged instances
+//!   running; shutdown resigns. In publish mode the VIPs are written into a [`held::HeldVips`]
+//!   handle for a data plane in the same process instead (lvsd's packet mode).
+//! * [`status`]: the status file (`[global] status_file`), every instance's state and why.
 //!
 //! # Sockets
 //!
@@ -20,10 +23,12 @@
 pub mod config;
 pub mod daemon;
 pub mod garp;
+pub mod held;
 pub mod host;
 pub mod keepalived;
 pub mod router;
 pub mod rtnl;
+pub mod status;
 
 use std::path::Path;
 

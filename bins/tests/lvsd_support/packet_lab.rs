@@ -1,11 +1,12 @@
 //! A five-host network in namespaces for lvsd's packet mode: a client, a director and three
-//! real servers, each with one `eth0` plugged into a bridge that lives in a sixth (switch)
-//! namespace. Every name and address exists only inside the lab's namespaces; dropping the
-//! [`Lab`] kills every process it started (and anything else left in its namespaces) and
-//! deletes them, also when a test panics.
+//! real servers (and, with [`Lab::pair`], a second director), each with one `eth0` plugged
+//! into a bridge that lives in a switch namespace. Every name and address exists only inside
+//! the lab's namespaces; dropping the [`Lab`] kills every process it started (and anything
+//! else left in its namespaces) and deletes them, also when a test panics.
 //!
-//! Addresses: client 10.0.1.2, 10.0.1.3 and 10.0.1.4 (/24), director 10.0.1.1 and 10.0.2.1 (/24) with
-//! `ip_forward=0`, real servers 10.0.2.11-13 (/24), VIP [`VIP`].
+//! Addresses: client 10.0.1.2, 10.0.1.3 and 10.0.1.4 (/24), director 10.0.1.1 and 10.0.2.1
+//! (/24) with `ip_forward=0` (the peer director: 10.0.1.5 and 10.0.2.5), real servers
+//! 10.0.2.11-13 (/24), VIP [`VIP`].
 //!
 //! The test binary doubles as the helper programs ([`helper_main`], selected by the
 //! `LVS_PKT_ROLE` variable): a TCP server that answers every connection with its name (and
@@ -176,6 +177,8 @@ pub struct Lab {
     // Dropped after `procs` are killed (see Drop); the switch goes last.
     pub client: Ns,
     pub director: Ns,
+    /// The second director of [`Lab::pair`].
+    pub peer: Option<Ns>,
     pub reals: Vec<Ns>,
     pub switch: Ns,
 }
@@ -184,18 +187,25 @@ impl Lab {
     /// Build the network. The real servers get only their address; [`Lab::setup_nat`] or
     /// [`Lab::setup_dr`] finish them.
     pub fn new(tag: &str) -> Self {
+        Self::build(tag, false)
+    }
+
+    /// [`Lab::new`] with a second director (director 1, [`Lab::peer`]) on the bridge.
+    pub fn pair(tag: &str) -> Self {
+        Self::build(tag, true)
+    }
+
+    fn build(tag: &str, pair: bool) -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{tag}{n}");
         let switch = Ns::new(&tag, "sw");
-        let client = Ns::new(&tag, "cl");
-        let director = Ns::new(&tag, "dir");
-        let reals: Vec<Ns> = (1..=3).map(|i| Ns::new(&tag, &format!("r{i}"))).collect();
         let lab = Self {
             dir: TempDir::new(&format!("pkt-{tag}")),
             procs: Vec::new(),
-            client,
-            director,
-            reals,
+            client: Ns::new(&tag, "cl"),
+            director: Ns::new(&tag, "dir"),
+            peer: pair.then(|| Ns::new(&tag, "dir2")),
+            reals: (1..=3).map(|i| Ns::new(&tag, &format!("r{i}"))).collect(),
             switch,
         };
         lab.switch.ip(&["link", "add", "br0", "type", "bridge"]);
@@ -205,6 +215,7 @@ impl Lab {
             (&lab.director, "pdir".to_owned()),
         ]
         .into_iter()
+        .chain(lab.peer.iter().map(|p| (p, "pdir2".to_owned())))
         .chain(
             lab.reals
                 .iter()
@@ -213,18 +224,11 @@ impl Lab {
         )
         .collect();
         for (host, port) in &hosts {
-            host.ip(&[
-                "link",
-                "add",
-                "eth0",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                port,
-                "netns",
-                &lab.switch.name,
-            ]);
+            let veth = format!(
+                "link add eth0 type veth peer name {port} netns {}",
+                lab.switch.name
+            );
+            host.ip(&veth.split(' ').collect::<Vec<_>>());
             lab.switch.ip(&["link", "set", port, "master", "br0"]);
             lab.switch.ip(&["link", "set", port, "up"]);
             host.ip(&["link", "set", "eth0", "up"]);
@@ -237,11 +241,12 @@ impl Lab {
         }
         lab.client
             .ip(&["route", "add", "10.0.2.0/24", "dev", "eth0"]);
-        lab.director
-            .ip(&["addr", "add", "10.0.1.1/24", "dev", "eth0"]);
-        lab.director
-            .ip(&["addr", "add", "10.0.2.1/24", "dev", "eth0"]);
-        lab.director.sysctl("net.ipv4.ip_forward", "0");
+        let directors = std::iter::once((&lab.director, 1));
+        for (d, host) in directors.chain(lab.peer.iter().map(|p| (p, 5))) {
+            d.ip(&["addr", "add", &format!("10.0.1.{host}/24"), "dev", "eth0"]);
+            d.ip(&["addr", "add", &format!("10.0.2.{host}/24"), "dev", "eth0"]);
+            d.sysctl("net.ipv4.ip_forward", "0");
+        }
         for (r, a) in lab.reals.iter().zip(REALS) {
             r.ip(&["addr", "add", &format!("{a}/24"), "dev", "eth0"]);
         }
@@ -271,16 +276,10 @@ impl Lab {
     /// DR for real server `i` only.
     pub fn setup_dr_one(&self, i: usize) {
         let r = &self.reals[i];
+        let args = format!("realserver --dr {VIP} --dev eth0 --apply");
         let o = r
             .command(env!("CARGO_BIN_EXE_lvsadm"))
-            .args([
-                "realserver",
-                "--dr",
-                &VIP.to_string(),
-                "--dev",
-                "eth0",
-                "--apply",
-            ])
+            .args(args.split(' '))
             .output()
             .unwrap();
         assert!(
@@ -292,7 +291,8 @@ impl Lab {
         r.ip(&["route", "add", "10.0.1.0/24", "dev", "eth0"]);
     }
 
-    fn start(&mut self, what: &str, mut cmd: Command) {
+    /// Start `cmd` as `what` (its stderr goes to `what`'s log); the lab kills it on drop.
+    pub fn start(&mut self, what: &str, mut cmd: Command) {
         let log = File::create(self.dir.0.join(format!("{what}.log"))).unwrap();
         cmd.stdout(Stdio::null()).stderr(log);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
@@ -407,6 +407,21 @@ impl Lab {
             }
         }
         assert!(sent > 0, "no lvsd in {}", self.director.name);
+    }
+
+    /// Wait up to `limit` for the process `what` (started by the lab) to exit; reaps it.
+    pub fn wait_exit(&mut self, what: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        let Some((_, child)) = self.procs.iter_mut().find(|(w, _)| w == what) else {
+            panic!("{what} was not started");
+        };
+        while Instant::now() < end {
+            if child.try_wait().is_ok_and(|s| s.is_some()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     /// Give the client another source address (a fresh one has no director entries that a

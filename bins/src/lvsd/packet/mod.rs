@@ -8,6 +8,13 @@
 //!   `ip_forward=0`, so the kernel neither answers nor forwards packets for them (it counts
 //!   and drops them; lvsd has its own copy). lvsd answers ARP requests for the VIPs itself
 //!   and sends gratuitous ARP for them at start (three times, a second apart).
+//! * **A director pair** (a `[vrrp]` table, see [`super::vrrp`]): the VRRP half never adds
+//!   the VIPs to the interface; it publishes the set its masters hold into a
+//!   [`HeldVips`] handle ([`PacketDaemon::follow_vrrp`]). lvsd answers ARP for a VIP, and
+//!   announces it at start and after a reload, only while the handle holds it on this
+//!   interface, so only the master's MAC is ever given out; the VRRP half sends the
+//!   gratuitous ARP that moves the VIP when an instance becomes master. A frame for a VIP
+//!   that still reaches a backup (a client with a stale ARP entry) is forwarded as usual.
 //! * **Next hops.** A `Forward` verdict names an IP next hop: the real server (NAT, DR, TUN)
 //!   or the client (NAT replies). Its MAC comes from a bounded [`Neighbours`] table, learned
 //!   from received frames (clients, NAT real servers), from ARP replies to requests lvsd sends
@@ -71,6 +78,7 @@ use super::daemon::shell::Shell as _;
 use super::daemon::{Ctl, bind_control};
 use super::probe::Probe;
 use crate::io::{Clock, ETH_P_ALL, PacketSocket, PacketType, SignalAction};
+use crate::vrrpd::held::HeldVips;
 
 const PACKET: Token = Token(usize::MAX);
 const SIGNAL: Token = Token(usize::MAX - 1);
@@ -97,6 +105,9 @@ pub struct PacketStats {
     pub dropped: u64,
     /// ARP requests for a VIP answered.
     pub arp_answered: u64,
+    /// ARP requests for a VIP left unanswered because the VRRP half does not hold it here
+    /// (the master director answers them).
+    pub arp_not_held: u64,
     /// ARP requests and announcements sent.
     pub arp_sent: u64,
     /// Frames whose transport checksum was completed.
@@ -133,6 +144,8 @@ pub struct PacketDaemon {
     more: bool,
     garp_left: u32,
     next_garp: Instant,
+    /// With a VRRP half: the VIPs it holds (see the module docs).
+    held: Option<HeldVips>,
     stats: PacketStats,
 }
 
@@ -233,6 +246,7 @@ impl PacketDaemon {
             more: false,
             garp_left: GARP_COUNT,
             next_garp: now,
+            held: None,
             stats: PacketStats::default(),
         };
         let ctl = bind_control(&d.control_path)?;
@@ -268,6 +282,46 @@ impl PacketDaemon {
     /// Frame counters.
     pub fn stats(&self) -> PacketStats {
         self.stats
+    }
+
+    /// Follow a VRRP half in publish mode: from now on lvsd answers ARP for a VIP, and
+    /// announces it, only while `held` holds it on this interface (see the module docs).
+    pub fn follow_vrrp(&mut self, held: HeldVips) {
+        self.held = Some(held);
+    }
+
+    /// Warn about the VIPs a pair cannot serve: service VIPs that no VRRP instance on this
+    /// interface carries (never answered), and VRRP addresses on other interfaces that a
+    /// service uses. `carried` is each VRRP address with its instance's interface.
+    pub fn check_vrrp_vips(&self, carried: &[(String, IpAddr)]) {
+        for v in &self.vips {
+            let ip = IpAddr::V4(*v);
+            if carried
+                .iter()
+                .any(|(i, a)| *a == ip && *i == self.iface.name)
+            {
+                continue;
+            }
+            match carried.iter().find(|(_, a)| *a == ip) {
+                Some((other, _)) => tracing::warn!(
+                    "VIP {v} is a VRRP address on {other}, not on {}: lvsd never answers ARP \
+                     for it",
+                    self.iface.name
+                ),
+                None => tracing::warn!(
+                    "VIP {v} is in no VRRP instance on {}: lvsd never answers ARP for it",
+                    self.iface.name
+                ),
+            }
+        }
+    }
+
+    /// Whether lvsd answers for `vip` now: always without a VRRP half, else while the half
+    /// holds it on this interface.
+    fn holds(&self, vip: Ipv4Addr) -> bool {
+        self.held
+            .as_ref()
+            .is_none_or(|h| h.holds(&self.iface.name, IpAddr::V4(vip)))
     }
 
     fn insert(&mut self, mut e: Entry, interest: Interest) -> io::Result<usize> {
@@ -503,13 +557,23 @@ impl PacketDaemon {
             return;
         };
         if self.vips.contains(&a.spa) && a.sha != self.iface.mac {
-            tracing::warn!("{} claims VIP {} (ARP from {:02x?})", a.spa, a.spa, a.sha);
+            // The VRRP master announcing a VIP this director does not hold is the pair at
+            // work; a claim on a VIP it holds is a conflict.
+            if self.holds(a.spa) {
+                tracing::warn!("{} claims VIP {} (ARP from {:02x?})", a.spa, a.spa, a.sha);
+            } else {
+                tracing::debug!("VIP {} announced by {:02x?}", a.spa, a.sha);
+            }
         }
         if !a.spa.is_unspecified() && !self.vips.contains(&a.spa) {
             let ready = self.neigh.learn(a.spa, a.sha, now);
             self.flush(a.sha, ready);
         }
         if a.is_query() && self.vips.contains(&a.tpa) {
+            if !self.holds(a.tpa) {
+                self.stats.arp_not_held += 1;
+                return;
+            }
             let reply = a.answer(self.iface.mac).frame(a.sha, self.iface.mac);
             self.send(&reply);
             self.stats.arp_answered += 1;
@@ -620,9 +684,12 @@ impl PacketDaemon {
         self.stats.arp_sent += 1;
     }
 
-    /// Gratuitous ARP for every VIP.
+    /// Gratuitous ARP for every VIP lvsd answers for (with a VRRP half: the held ones).
     fn announce(&mut self) {
         for v in self.vips.clone() {
+            if !self.holds(v) {
+                continue;
+            }
             let g = Arp::gratuitous(self.iface.mac, v).frame(arp::BROADCAST, self.iface.mac);
             self.send(&g);
             self.stats.arp_sent += 1;
