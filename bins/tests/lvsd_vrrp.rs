@@ -27,6 +27,27 @@ fn service() -> SocketAddr {
     format!("{}:80", vip()).parse().unwrap()
 }
 
+/// The scheduling policies (/proc/PID/task/TID/stat field 41) of the process's "vrrp" thread
+/// and of its main thread.
+fn policies(pid: u32) -> (u32, u32) {
+    let policy = |tid: &str| -> u32 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
+        // The fields after the parenthesised command name: state is field 3, policy 41.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(38).unwrap().parse().unwrap()
+    };
+    let vrrp = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .is_ok_and(|c| c.trim() == "vrrp")
+        })
+        .expect("a thread named vrrp");
+    (policy(&vrrp), policy(&pid.to_string()))
+}
+
 /// r1's VRRP status file.
 fn status_path(lab: &Lab) -> std::path::PathBuf {
     lab.dir.join("r1.status")
@@ -52,7 +73,8 @@ fn start_r1(lab: &mut Lab) -> usize {
     let vrrp = lab.file(
         "r1-vrrp.toml",
         &format!(
-            "[global]\ninterface_poll = 0.2\nstatus_file = \"{}\"\n\n[[instance]]\n\
+            "[global]\ninterface_poll = 0.2\nrt_priority = 50\nstatus_file = \"{}\"\n\n\
+             [[instance]]\n\
              name = \"VI_1\"\ninterface = \"eth0\"\nvrid = 61\npriority = 150\nversion = 3\n\
              advert_int = 0.2\nvirtual_addresses = [\"{}/24\"]\ngarp_master_delay = 0\n",
             status_path(lab).display(),
@@ -147,6 +169,13 @@ fn a_director_pair_fails_over_and_back_with_its_service() {
     let r1 = start_r1(&mut lab);
     let r2 = start_r2(&mut lab);
     wait_serving(&lab, "r1", Duration::from_secs(15));
+    // rt_priority: the VRRP thread runs under SCHED_FIFO, the data plane does not.
+    let (vrrp_policy, main_policy) = policies(lab.procs[r1].child.id());
+    assert_eq!(
+        (vrrp_policy, main_policy),
+        (1, 0),
+        "SCHED_FIFO = 1, SCHED_OTHER = 0"
+    );
     // The status file says what r1 is and why.
     let status = wait_status(&lab, "VI_1 eth0 vrid 61 v3: MASTER");
     assert!(status.contains("master: this router"), "{status}");

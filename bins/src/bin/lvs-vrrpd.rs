@@ -128,6 +128,7 @@ fn main() -> ExitCode {
 fn run(plan: Plan, mut shell: Shell) -> Result<(), String> {
     let mut el = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
     el.handle_signals().map_err(|e| format!("signals: {e}"))?;
+    lvs_bins::vrrpd::host::apply_realtime(plan.rt_priority);
     let mut daemon = Daemon::new();
     let now = el.clock().now();
     daemon

@@ -102,6 +102,8 @@ impl VrrpHalf {
                     let mut el = EventLoop::new().map_err(|e| format!("vrrp: event loop: {e}"))?;
                     el.handle_signals()
                         .map_err(|e| format!("vrrp: signals: {e}"))?;
+                    // Only this thread: the data plane keeps the normal scheduler.
+                    crate::vrrpd::host::apply_realtime(plan.rt_priority);
                     let mut daemon = Daemon::new();
                     if let Some(held) = publish {
                         daemon.publish_to(held);

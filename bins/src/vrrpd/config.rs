@@ -6,6 +6,8 @@
 //! garp_interval = 0.0       # seconds between the frames of one GARP burst
 //! interface_poll = 1.0      # seconds between /sys/class/net/*/operstate reads
 //! status_file = "/run/lvs-vrrpd.status"  # every instance's state and why (see status.rs)
+//! rt_priority = 50          # SCHED_FIFO priority of the VRRP loop (1..=99; 0: none), as
+//!                           # keepalived's vrrp_rt_priority; read at start only
 //!
 //! [[script]]
 //! name = "chk_web"
@@ -77,6 +79,9 @@ pub struct GlobalConfig {
     /// A file rewritten with every instance's state, reasons and counters after each change
     /// and at each interface poll ([`super::status`]).
     pub status_file: Option<std::path::PathBuf>,
+    /// Real-time (`SCHED_FIFO`) priority for the thread running the VRRP loop, 1..=99; 0
+    /// keeps the normal scheduler (keepalived `vrrp_rt_priority`).
+    pub rt_priority: u8,
 }
 
 impl Default for GlobalConfig {
@@ -86,6 +91,7 @@ impl Default for GlobalConfig {
             interface_poll: 1.0,
             vip_reconcile: 5.0,
             status_file: None,
+            rt_priority: 0,
         }
     }
 }
@@ -405,6 +411,8 @@ pub struct Plan {
     pub groups: Vec<(String, Vec<usize>)>,
     /// Where the status is written, if anywhere ([`super::status`]).
     pub status_file: Option<std::path::PathBuf>,
+    /// `SCHED_FIFO` priority for the VRRP loop (0: none); see [`super::host::set_realtime`].
+    pub rt_priority: u8,
 }
 
 /// Split a command line into words: white space separates, single or double quotes group
@@ -454,6 +462,12 @@ impl Plan {
             vip_reconcile: seconds("global.vip_reconcile", g.vip_reconcile, 0.0, 86_400.0)
                 .unwrap_or_else(|e| push(&mut errs, e, Duration::ZERO)),
         };
+        if g.rt_priority > 99 {
+            errs.push(format!(
+                "global.rt_priority {}: SCHED_FIFO priorities are 1..=99 (0: none)",
+                g.rt_priority
+            ));
+        }
         let mut scripts = Vec::new();
         let mut script_weights = BTreeMap::new();
         for s in &c.scripts {
@@ -513,6 +527,7 @@ impl Plan {
                 instances,
                 groups,
                 status_file: g.status_file.clone(),
+                rt_priority: g.rt_priority,
             })
         } else {
             Err(errs)

@@ -159,3 +159,25 @@ fn vips_parse_with_default_prefixes() {
     assert!(Vip::parse("10.0.0.1/33").is_err());
     assert!(Vip::parse("10.0.0/24").is_err());
 }
+
+#[test]
+fn rt_priority_and_status_file_reach_the_plan() {
+    let text = "[global]\nrt_priority = 50\nstatus_file = \"/run/v.status\"\n\n\
+                [[instance]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 1\n\
+                virtual_addresses = [\"192.0.2.1\"]\n";
+    let plan = Plan::from_config(&Config::from_toml(text).unwrap()).unwrap();
+    assert_eq!(plan.rt_priority, 50);
+    assert_eq!(
+        plan.status_file.as_deref(),
+        Some(std::path::Path::new("/run/v.status"))
+    );
+    let high = text.replace("= 50", "= 100");
+    let errs = Plan::from_config(&Config::from_toml(&high).unwrap()).unwrap_err();
+    assert!(errs[0].contains("rt_priority 100"), "{errs:?}");
+    let ka = crate::vrrpd::keepalived::import(
+        "global_defs {\n vrrp_rt_priority 60\n}\nvrrp_instance A {\n interface eth0\n \
+         virtual_router_id 1\n}\n",
+    )
+    .unwrap();
+    assert_eq!(ka.global.rt_priority, 60);
+}

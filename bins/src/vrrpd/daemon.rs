@@ -114,6 +114,7 @@ impl Daemon {
                 instances: Vec::new(),
                 groups: Vec::new(),
                 status_file: None,
+                rt_priority: 0,
             },
             router: Router::new(),
             specs: Vec::new(),

@@ -18,6 +18,35 @@ use super::config::Vip;
 pub use super::rtnl::Listed;
 use super::rtnl::Rtnl;
 
+/// Put the calling thread under `SCHED_FIFO` at `priority` (1..=99), as keepalived's
+/// `vrrp_rt_priority` does for its VRRP process: a busy machine then delays adverts and the
+/// first gratuitous ARP by microseconds instead of a scheduler slice. Needs `CAP_SYS_NICE`.
+pub fn set_realtime(priority: u8) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority),
+    };
+    // SAFETY: sched_setscheduler reads `param` (a valid, initialised struct) and pid 0 names
+    // the calling thread; it has no other effect on memory.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Apply `priority` (0: leave the scheduler alone) and log the outcome; a failure is a
+/// warning, not an error (keepalived carries on too).
+pub fn apply_realtime(priority: u8) {
+    if priority == 0 {
+        return;
+    }
+    match set_realtime(priority) {
+        Ok(()) => tracing::info!(priority, "VRRP loop runs under SCHED_FIFO"),
+        Err(e) => tracing::warn!(priority, error = %e, "SCHED_FIFO refused; normal scheduling"),
+    }
+}
+
 /// What to add and what to delete so that the interface holds exactly `desired` among the
 /// addresses this daemon manages (`managed`); other addresses are never touched.
 pub fn plan_vips(

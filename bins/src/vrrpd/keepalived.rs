@@ -272,6 +272,7 @@ fn global_defs(s: &Stmt, c: &mut Config, d: &mut Defaults) -> Result<(), Keepali
             }
             "vrrp_version" => d.version = g.num()?,
             "vrrp_garp_interval" => c.global.garp_interval = g.num()?,
+            "vrrp_rt_priority" => c.global.rt_priority = g.num()?,
             k => return err(g.line, format!("unsupported global_defs keyword {k:?}")),
         }
     }
