@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lvs_bins::io::{Control, EventLoop, Exit, Handler, init_logging};
+use lvs_bins::io::{EventLoop, Exit, init_logging};
 use lvs_bins::vrrpd::config::Plan;
 use lvs_bins::vrrpd::daemon::Daemon;
-use lvs_bins::vrrpd::{Format, load};
+use lvs_bins::vrrpd::{FileShell, Format, load};
 
 /// A VRRP daemon (RFC 3768 / 5798 / 9568) that interoperates with keepalived.
 #[derive(Debug, Parser)]
@@ -42,45 +42,6 @@ struct Args {
     /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
-}
-
-struct Shell {
-    path: PathBuf,
-    format: Format,
-}
-
-impl Handler<Daemon> for Shell {
-    fn event(&mut self, _: &mut Control<'_>, _: &mut Daemon, e: core::convert::Infallible) {
-        match e {}
-    }
-
-    fn reload(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
-        match load(&self.path, self.format) {
-            Ok(plan) => {
-                let now = ctl.now();
-                match d.apply(plan, ctl.sockets(), now) {
-                    Ok(()) => {
-                        tracing::info!(instances = d.router().len(), "configuration reloaded");
-                    }
-                    Err(errs) => {
-                        for e in errs {
-                            tracing::error!("reload refused: {e}");
-                        }
-                    }
-                }
-            }
-            Err(errs) => {
-                for e in errs {
-                    tracing::error!("reload refused: {e}");
-                }
-            }
-        }
-    }
-
-    fn stop(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
-        tracing::info!("stopping: resigning and removing VIPs");
-        d.shutdown(ctl.now());
-    }
 }
 
 fn main() -> ExitCode {
@@ -116,7 +77,12 @@ fn main() -> ExitCode {
         eprintln!("lvs-vrrpd: {e}");
         return ExitCode::FAILURE;
     }
-    match run(plan, Shell { path, format }) {
+    let shell = FileShell {
+        path,
+        format,
+        prefix: "",
+    };
+    match run(plan, shell) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -125,7 +91,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(plan: Plan, mut shell: Shell) -> Result<(), String> {
+fn run(plan: Plan, mut shell: FileShell) -> Result<(), String> {
     let mut el = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
     el.handle_signals().map_err(|e| format!("signals: {e}"))?;
     lvs_bins::vrrpd::host::apply_realtime(plan.rt_priority);

@@ -25,14 +25,14 @@
 //!   carries is never answered; lvsd warns about both at start.
 
 use core::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use crate::io::{Control, EventLoop, Exit, Handler, StopHandle};
+use crate::io::{EventLoop, Exit, StopHandle};
 use crate::vrrpd::daemon::Daemon;
 use crate::vrrpd::held::HeldVips;
-use crate::vrrpd::{Format, load};
+use crate::vrrpd::{FileShell, Format, load};
 
 /// The VRRP half, running.
 #[derive(Debug)]
@@ -41,35 +41,6 @@ pub struct VrrpHalf {
     thread: Option<JoinHandle<Result<Exit, String>>>,
     instances: usize,
     vips: Vec<(String, IpAddr)>,
-}
-
-/// Re-reads the file on SIGHUP and resigns on stop.
-struct Shell {
-    path: PathBuf,
-    format: Format,
-}
-
-impl Handler<Daemon> for Shell {
-    fn event(&mut self, _: &mut Control<'_>, _: &mut Daemon, e: core::convert::Infallible) {
-        match e {}
-    }
-
-    fn reload(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
-        let now = ctl.now();
-        match load(&self.path, self.format).and_then(|plan| d.apply(plan, ctl.sockets(), now)) {
-            Ok(()) => tracing::info!(instances = d.router().len(), "vrrp: configuration reloaded"),
-            Err(errs) => {
-                for e in errs {
-                    tracing::error!("vrrp: reload refused: {e}");
-                }
-            }
-        }
-    }
-
-    fn stop(&mut self, ctl: &mut Control<'_>, d: &mut Daemon) {
-        tracing::info!("vrrp: stopping: resigning and removing VIPs");
-        d.shutdown(ctl.now());
-    }
 }
 
 impl VrrpHalf {
@@ -90,9 +61,10 @@ impl VrrpHalf {
             .iter()
             .flat_map(|i| i.vips.iter().map(|v| (i.interface.clone(), v.addr)))
             .collect();
-        let mut shell = Shell {
+        let mut shell = FileShell {
             path: path.to_owned(),
             format,
+            prefix: "vrrp: ",
         };
         let (tx, rx) = mpsc::channel::<Result<StopHandle, String>>();
         let thread = std::thread::Builder::new()
@@ -202,7 +174,7 @@ mod tests {
     use super::*;
     use crate::lvsd::config::{ConfigFile, VrrpSource};
 
-    fn temp(tag: &str) -> PathBuf {
+    fn temp(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("lvsd-vrrp-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d

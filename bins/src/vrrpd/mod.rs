@@ -30,9 +30,11 @@ pub mod router;
 pub mod rtnl;
 pub mod status;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use config::{Config, Plan};
+
+use crate::io::{Control, Handler};
 
 /// The configuration file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,4 +59,42 @@ pub fn load(path: &Path, format: Format) -> Result<Plan, Vec<String>> {
             .map(|e| format!("{}: {e}", path.display()))
             .collect()
     })
+}
+
+/// The event-loop hooks of a VRRP daemon run from a file: SIGHUP reads the file again and
+/// applies it (unchanged instances keep running; on any error the running configuration
+/// stays), stop makes every master resign and removes the VIPs. Shared by lvs-vrrpd and
+/// lvsd's VRRP half; `prefix` starts their log lines (`"vrrp: "` inside lvsd).
+#[derive(Debug, Clone)]
+pub struct FileShell {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Log line prefix.
+    pub prefix: &'static str,
+}
+
+impl Handler<daemon::Daemon> for FileShell {
+    fn event(&mut self, _: &mut Control<'_>, _: &mut daemon::Daemon, e: core::convert::Infallible) {
+        match e {}
+    }
+
+    fn reload(&mut self, ctl: &mut Control<'_>, d: &mut daemon::Daemon) {
+        let now = ctl.now();
+        let p = self.prefix;
+        match load(&self.path, self.format).and_then(|plan| d.apply(plan, ctl.sockets(), now)) {
+            Ok(()) => tracing::info!(instances = d.router().len(), "{p}configuration reloaded"),
+            Err(errs) => {
+                for e in errs {
+                    tracing::error!("{p}reload refused: {e}");
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self, ctl: &mut Control<'_>, d: &mut daemon::Daemon) {
+        tracing::info!("{}stopping: resigning and removing VIPs", self.prefix);
+        d.shutdown(ctl.now());
+    }
 }
