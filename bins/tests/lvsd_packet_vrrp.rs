@@ -16,17 +16,15 @@ mod lvsd_support;
 mod packet_lab;
 
 use std::collections::BTreeSet;
-use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lvs_bins::io::{ETH_P_ARP, PacketSocket, PacketType};
+use lvs_bins::io::{ETH_P_ARP, PacketSocket};
 use lvs_bins::lvsd::packet::arp::{self, Arp};
 use lvsd_support::{lvsadm_with, wait_until};
 use packet_lab::{
-    CLIENTS, LATE_CLIENT, Lab, NAMES, Ns, REALS, VIP, helper_main, missing, requests,
+    CLIENTS, LATE_CLIENT, Lab, NAMES, Ns, REALS, VIP, helper_main, missing, read_frames, requests,
 };
 
 const PORT: u16 = 80;
@@ -136,33 +134,19 @@ fn arp_answers(lab: &Lab) -> BTreeSet<[u8; 6]> {
         sock.send_frame(&req).expect("send the ARP request");
         let end = Instant::now() + Duration::from_millis(500);
         let mut macs = BTreeSet::new();
-        let mut buf = vec![MaybeUninit::<u8>::uninit(); 256];
-        while Instant::now() < end {
-            let mut pfd = libc::pollfd {
-                fd: sock.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&raw mut pfd, 1, 50) };
-            while let Ok(info) = sock.recv_frame(&mut buf) {
-                if info.pkttype == PacketType::Outgoing {
-                    continue;
-                }
-                // SAFETY: the kernel initialised the first `info.len` bytes.
-                let f: Vec<u8> = buf[..info.len.min(buf.len())]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
-                if let Some(a) = Arp::parse(&f)
+        read_frames(
+            &sock,
+            || Instant::now() < end,
+            |f| {
+                if let Some(a) = Arp::parse(f)
                     && a.op == arp::REPLY
                     && a.spa == VIP
                     && a.tpa == LATE_CLIENT
                 {
                     macs.insert(a.sha);
                 }
-            }
-        }
+            },
+        );
         macs
     })
 }

@@ -593,6 +593,36 @@ pub struct Seen {
     pub to_vip: u64,
 }
 
+/// Hand every frame `sock` receives from other hosts (not its own sends) to `on_frame`, for
+/// as long as `go_on` says (checked at least every 50 ms).
+pub fn read_frames(
+    sock: &lvs_bins::io::PacketSocket,
+    mut go_on: impl FnMut() -> bool,
+    mut on_frame: impl FnMut(&[u8]),
+) {
+    let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    while go_on() {
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&raw mut pfd, 1, 50) };
+        while let Ok(info) = sock.recv_frame(&mut buf) {
+            if info.pkttype == lvs_bins::io::PacketType::Outgoing {
+                continue;
+            }
+            // SAFETY: the kernel initialised the first `info.len` bytes.
+            let f: Vec<u8> = buf[..info.len.min(buf.len())]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            on_frame(&f);
+        }
+    }
+}
+
 /// Counts frames arriving on the director's `eth0` until stopped.
 pub struct Capture {
     stop: Arc<AtomicBool>,
@@ -602,7 +632,7 @@ pub struct Capture {
 impl Capture {
     /// Start counting in the director namespace.
     pub fn start(lab: &Lab) -> Self {
-        use lvs_bins::io::{ETH_P_ALL, PacketSocket, PacketType};
+        use lvs_bins::io::{ETH_P_ALL, PacketSocket};
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -610,26 +640,12 @@ impl Capture {
             let sock = PacketSocket::open("eth0", ETH_P_ALL).expect("capture socket");
             tx.send(()).unwrap();
             let mut seen = Seen::default();
-            let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 2048];
-            loop {
-                let mut pfd = libc::pollfd {
-                    fd: sock.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                unsafe { libc::poll(&raw mut pfd, 1, 50) };
-                while let Ok(info) = sock.recv_frame(&mut buf) {
-                    if info.pkttype == PacketType::Outgoing || info.len < 34 {
-                        continue;
-                    }
-                    // SAFETY: the kernel initialised the first `info.len` bytes.
-                    let f: Vec<u8> = buf[..info.len]
-                        .iter()
-                        .map(|b| unsafe { b.assume_init() })
-                        .collect();
-                    if f[12..14] != [0x08, 0x00] {
-                        continue;
+            read_frames(
+                &sock,
+                || !flag.load(Ordering::SeqCst),
+                |f| {
+                    if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+                        return;
                     }
                     if f[30..33] == [10, 0, 1] && ![1, 100].contains(&f[33]) {
                         seen.to_client += 1;
@@ -637,11 +653,9 @@ impl Capture {
                     if f[30..34] == VIP.octets() {
                         seen.to_vip += 1;
                     }
-                }
-                if flag.load(Ordering::SeqCst) {
-                    return seen;
-                }
-            }
+                },
+            );
+            seen
         });
         rx.recv_timeout(Duration::from_secs(10))
             .expect("capture started");
