@@ -1,7 +1,8 @@
 //! Changing a packet-mode lvsd while it forwards, in network namespaces with real kernel TCP
 //! (the lab of `lvsd_packet.rs`): a reload by SIGHUP and by `lvsadm --reload` changes
 //! weights, adds a service and removes a real server while a connection held through the
-//! director keeps echoing, and a broken file changes nothing; `lvsadm -A/-E/-a/-e/-d/-D` with
+//! director keeps echoing (also one to a server the reload removes), and a broken file
+//! changes nothing; `lvsadm -A/-E/-a/-e/-d/-D` with
 //! `-g` and `-m` change the listing and where requests go, and `-S`, `-C`, `-R` restore the
 //! same rules; a dynamic program check (keepalived `misc_dynamic`) sets the weights `-L -n`
 //! shows and the scheduler uses.
@@ -112,6 +113,16 @@ fn reload_by_sighup_and_lvsadm_keeps_a_held_connection() {
     let kept = index_of(&name);
     assert!(kept < 2, "{name} is not in the service");
     let other = 1 - kept;
+    // And one on the server the reload removes (rr alternates; a few tries at most).
+    let mut on_other = None;
+    for _ in 0..6 {
+        let (c, n) = hold(&lab, CLIENTS[0], 80);
+        if index_of(&n) == other {
+            on_other = Some(c);
+            break;
+        }
+    }
+    let mut on_other = on_other.expect("a connection on the other server");
 
     // SIGHUP: the held server gets weight 5, the other one goes, r3 joins, and a new
     // service appears on VIP:81.
@@ -129,6 +140,9 @@ fn reload_by_sighup_and_lvsadm_keeps_a_held_connection() {
     assert_eq!(weight(&socket, 80, real(2, 8080)), Some(1), "{list}");
     assert!(list.contains(&format!("TCP  {VIP}:81 wrr")), "{list}");
     assert_eq!(echo(&mut held, "after the SIGHUP"), "after the SIGHUP");
+    // The removed server takes no new connection, but its established one goes on (as the
+    // kernel keeps forwarding to a deleted destination until its connections end).
+    assert_eq!(echo(&mut on_other, "removed, still"), "removed, still");
     warm_up(&lab, LATE_CLIENT, 81);
     let t = requests(&lab, LATE_CLIENT, 81, 30, 3);
     assert_eq!((t.failed, t.by_name.len()), (0, 3), "VIP:81 {t:?}");

@@ -40,7 +40,9 @@
 //!   in ipvsadm, `-i` TUN, `-m` NAT), `-R`, and `--reload`.
 //! * **Reload** (SIGHUP or `lvsadm --reload`) re-reads the configuration file and applies the
 //!   difference to the running director ([`reconcile`]): its connection table stays, so
-//!   connections to real servers that remain keep flowing; on any error the running
+//!   connections to real servers that remain keep flowing, and those to a removed one (by a
+//!   reload or `-d`) go on until they end, as with the kernel's deleted destinations (added
+//!   again meanwhile, the server comes back with them); on any error the running
 //!   configuration stays. The interface (and the tunnel source of TUN servers) change only
 //!   on restart, and a reload replaces changes made with lvsadm since the last load.
 //!

@@ -13,7 +13,9 @@
 //! * a real server whose forwarding method changes is removed and added again (the director
 //!   has no way to change the method of a live entry): its connections end;
 //! * a service whose health check changes gets fresh checks (its servers start up again);
-//! * what is gone is removed: from that moment no packet is forwarded to it.
+//! * a real server that is gone gets no new connection from that moment; its established
+//!   ones keep flowing until they end, as with the kernel's deleted destinations (the
+//!   director drains it, [`REMOVED_DRAIN`] at most); a service that is gone is removed.
 //!
 //! Everything a change can be refused for is checked before the first step ([`validate`]);
 //! the steps that remain can fail only if the director runs out of slots, and then the error
@@ -21,7 +23,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use lvs_core::director::{Forward, ServiceConfig};
+use lvs_core::director::{Forward, RealConfig, RealId, ServiceConfig};
 use lvs_core::proto;
 use lvs_core::rng::derive_seed;
 use lvs_core::service::{ServiceId, ServiceKey};
@@ -60,6 +62,10 @@ impl Wanted {
             .collect()
     }
 }
+
+/// How long a removed real server's established connections may go on (IPVS's default TCP
+/// established timeout, 15 minutes; an idle connection expires before that anyway).
+pub const REMOVED_DRAIN: core::time::Duration = core::time::Duration::from_secs(900);
 
 fn name(key: SvcKey) -> String {
     format!("{} {}", key.0.label(), key.1)
@@ -379,8 +385,9 @@ impl Plane {
                         .map(|()| p)
                 }
                 Some(i) => {
+                    // A new forwarding method: the entry goes now (its connections end).
                     let p = old.swap_remove(i);
-                    self.drop_real(s.id, &p, now);
+                    self.drop_real(s.id, &p, now, false);
                     self.add_real(s.id, s.spec.key, *r, *f, w.spec.health.as_ref(), now)
                 }
                 None => self.add_real(s.id, s.spec.key, *r, *f, w.spec.health.as_ref(), now),
@@ -389,14 +396,14 @@ impl Plane {
                 Ok(p) => s.reals.push(p),
                 Err(e) => {
                     for p in old {
-                        self.drop_real(s.id, &p, now);
+                        self.drop_real(s.id, &p, now, true);
                     }
                     return (s, Err(e));
                 }
             }
         }
         for p in old {
-            self.drop_real(s.id, &p, now);
+            self.drop_real(s.id, &p, now, true);
         }
         (s, Ok(()))
     }
@@ -411,10 +418,13 @@ impl Plane {
         now: lvs_core::Instant,
     ) -> Result<PReal, String> {
         let rc = real_config(&r, forward);
-        let id = self
-            .director
-            .add_real(svc, rc)
-            .map_err(|e| format!("{}: real {}: {e}", name(key), r.addr))?;
+        let id = match self.revive(svc, &rc) {
+            Some(id) => id,
+            None => self
+                .director
+                .add_real(svc, rc)
+                .map_err(|e| format!("{}: real {}: {e}", name(key), r.addr))?,
+        };
         let mut p = PReal {
             spec: r,
             forward,
@@ -475,13 +485,49 @@ impl Plane {
         Ok(())
     }
 
-    /// Stop checking a real server and remove it from the director.
-    fn drop_real(&mut self, svc: ServiceId, p: &PReal, now: lvs_core::Instant) {
+    /// Stop checking a real server and take it out of the director as the kernel does with a
+    /// deleted destination: no new connection goes to it, its established ones keep flowing
+    /// until they end (the director removes it then, or after [`REMOVED_DRAIN`] at the latest).
+    /// With `drain` false it is removed at once.
+    fn drop_real(&mut self, svc: ServiceId, p: &PReal, now: lvs_core::Instant, drain: bool) {
         if let Some(c) = p.check {
             self.forget_check(c, now);
         }
         if self.is_live(svc, p) {
-            let _ = self.director.remove_real(p.id);
+            let _ = if drain {
+                self.director.drain_real(p.id, now, REMOVED_DRAIN)
+            } else {
+                self.director.remove_real(p.id)
+            };
+        }
+    }
+
+    /// A real server of `svc` at `addr` that is still draining after its removal: added again
+    /// with the same forwarding method it is revived with its connections (the kernel takes a
+    /// destination back from its trash the same way); with another method it goes at once.
+    fn revive(&mut self, svc: ServiceId, rc: &RealConfig) -> Option<RealId> {
+        let id = self
+            .director
+            .reals_of(svc)
+            .ok()?
+            .iter()
+            .copied()
+            .find(|&id| {
+                self.director.real(id).is_ok_and(|(c, st)| {
+                    c.addr == rc.addr
+                        && c.port == rc.port
+                        && matches!(st, lvs_core::director::RealState::Draining { .. })
+                })
+            })?;
+        let (c, _) = self.director.real(id).ok()?;
+        if c.forward == rc.forward && c.tunnel == rc.tunnel {
+            self.director
+                .edit_real(id, rc.weight, rc.upper, rc.lower)
+                .ok()
+                .map(|()| id)
+        } else {
+            let _ = self.director.remove_real(id);
+            None
         }
     }
 
@@ -576,6 +622,40 @@ mod tests {
         let mut out = String::new();
         p.save(&mut out);
         out
+    }
+
+    #[test]
+    fn a_removed_server_keeps_its_connections_and_comes_back_whole() {
+        let (c, s) = file(&service(80, &[(11, 1)]));
+        let dc = director_config(&c, MAC, 1500, Some(Ipv4Addr::new(10, 0, 2, 1)));
+        let now = Instant::ZERO;
+        let mut p = Plane::build(&c, &s, dc, 7, now).unwrap();
+        let hop = forward(&mut p, now, 40_000, 0x02);
+        let old_id = p.services()[0].reals[0].id;
+
+        // Removed (as `-d` or a reload does): no new connection, the established one flows.
+        let (c2, s2) = file(&service(80, &[(12, 1)]));
+        p.reload(&c2, &s2, now).unwrap();
+        assert!(matches!(
+            p.director.real(old_id),
+            Ok((_, lvs_core::director::RealState::Draining { .. }))
+        ));
+        assert_eq!(forward(&mut p, now, 40_000, 0x10), hop);
+        let fresh = forward(&mut p, now, 40_001, 0x02);
+        assert_eq!(fresh, IpAddr::V4(Ipv4Addr::new(10, 0, 2, 12)));
+
+        // Added again while it drains: the same entry, active, with its connection.
+        let (c3, s3) = file(&service(80, &[(11, 3), (12, 1)]));
+        p.reload(&c3, &s3, now).unwrap();
+        let back = p.services()[0]
+            .reals
+            .iter()
+            .find(|r| r.spec.addr.ip() == hop)
+            .map(|r| r.id);
+        assert_eq!(back, Some(old_id));
+        let (cfg, st) = p.director.real(old_id).unwrap();
+        assert_eq!((cfg.weight, st), (3, lvs_core::director::RealState::Active));
+        assert_eq!(forward(&mut p, now, 40_000, 0x10), hop);
     }
 
     #[test]
