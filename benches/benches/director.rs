@@ -163,6 +163,33 @@ fn new_conn_path(c: &mut Criterion) {
             });
         });
     }
+    // The same SYNs 16 at a time through `process_batch`, whose warm-up pass loads the index
+    // lines of the whole batch before any insert: on a large table the index misses overlap.
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("syn batch16, wlc over 16, index presized", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            let mut bufs: Vec<Vec<u8>> = (0..16).map(|_| Vec::with_capacity(128)).collect();
+            let mut verdicts = vec![Verdict::Local; 16];
+            while left > 0 {
+                let n = left.min(u64::from(POOL / 16));
+                let mut d = director(POOL as usize * 2, POOL as usize);
+                let start = std::time::Instant::now();
+                for group in syns.chunks_exact(16).take(n as usize) {
+                    for (b, f) in bufs.iter_mut().zip(group) {
+                        b.clear();
+                        b.extend_from_slice(f);
+                    }
+                    d.process_batch(Instant::ZERO, &mut bufs, 0, &mut verdicts);
+                }
+                total += start.elapsed();
+                left -= n;
+            }
+            black_box(&verdicts);
+            total
+        });
+    });
     g.finish();
 }
 

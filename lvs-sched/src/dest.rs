@@ -153,10 +153,23 @@ pub struct Change {
     pub overload_flipped: bool,
 }
 
+/// Ids below this are found through a direct array (one load, no hashing); larger ids, which
+/// callers rarely use, through a hash map.
+const DENSE_IDS: u32 = 1 << 16;
+/// "Not present" in the direct array.
+const ABSENT: u32 = u32::MAX;
+
 /// The destination list in list (insertion) order with O(1) id lookup.
+///
+/// Small ids (below 65,536: the director numbers its real servers from 0) map to their list
+/// position through a direct array, so counting a connection costs one load instead of a hash
+/// lookup; other ids go through a hash map.
 #[derive(Debug, Clone, Default)]
 pub struct DestTable {
     list: Vec<Dest>,
+    /// Position by id for ids below [`DENSE_IDS`] ([`ABSENT`] when not present).
+    dense: Vec<u32>,
+    /// Position by id for the other ids.
     index: HashMap<DestId, usize, BuildHasherDefault<IdHasher>>,
 }
 
@@ -182,8 +195,31 @@ impl DestTable {
     }
 
     /// List position of `id`.
+    #[inline]
     pub fn position(&self, id: DestId) -> Option<usize> {
-        self.index.get(&id).copied()
+        if id.0 < DENSE_IDS {
+            match self.dense.get(id.0 as usize) {
+                Some(&p) if p != ABSENT => Some(p as usize),
+                _ => None,
+            }
+        } else {
+            self.index.get(&id).copied()
+        }
+    }
+
+    /// Record `id` at list position `pos`.
+    fn set_position(&mut self, id: DestId, pos: usize) {
+        if id.0 < DENSE_IDS {
+            let i = id.0 as usize;
+            if self.dense.len() <= i {
+                self.dense.resize(i + 1, ABSENT);
+            }
+            // Positions stay below the list length, itself far below u32::MAX in practice;
+            // a list that large could not be held anyway.
+            self.dense[i] = u32::try_from(pos).unwrap_or(ABSENT);
+        } else {
+            self.index.insert(id, pos);
+        }
     }
 
     /// The destination `id`.
@@ -193,7 +229,7 @@ impl DestTable {
 
     /// Append a destination. Returns its list position.
     pub fn add(&mut self, id: DestId, params: DestParams) -> Result<usize, SchedError> {
-        if self.index.contains_key(&id) {
+        if self.position(id).is_some() {
             return Err(SchedError::DuplicateDest(id));
         }
         if params.weight > MAX_WEIGHT {
@@ -208,19 +244,23 @@ impl DestTable {
             inactive: 0,
             overloaded: false,
         });
-        self.index.insert(id, pos);
+        self.set_position(id, pos);
         Ok(pos)
     }
 
     /// Remove a destination, keeping the order of the others. Returns its former position and
     /// record. O(N): configuration changes only.
     pub fn remove(&mut self, id: DestId) -> Result<(usize, Dest), SchedError> {
-        let pos = self.index.remove(&id).ok_or(SchedError::NoSuchDest(id))?;
+        let pos = self.position(id).ok_or(SchedError::NoSuchDest(id))?;
+        if id.0 < DENSE_IDS {
+            self.dense[id.0 as usize] = ABSENT;
+        } else {
+            self.index.remove(&id);
+        }
         let dest = self.list.remove(pos);
-        for d in &self.list[pos..] {
-            if let Some(p) = self.index.get_mut(&d.id) {
-                *p -= 1;
-            }
+        for p in pos..self.list.len() {
+            let moved = self.list[p].id;
+            self.set_position(moved, p);
         }
         Ok((pos, dest))
     }
@@ -382,6 +422,45 @@ mod tests {
         );
         t.unbind(DestId(1), ConnState::Inactive).unwrap();
         assert!(!t.get(DestId(1)).unwrap().overloaded);
+    }
+
+    #[test]
+    fn small_and_large_ids_find_their_positions_across_removals() {
+        let mut t = DestTable::new();
+        let ids = [
+            DestId(3),
+            DestId(70_000),
+            DestId(0),
+            DestId(u32::MAX),
+            DestId(65_535),
+            DestId(65_536),
+        ];
+        for (w, &id) in ids.iter().enumerate() {
+            t.add(id, p(w as u32 + 1)).unwrap();
+        }
+        assert_eq!(
+            t.add(DestId(65_536), p(1)),
+            Err(SchedError::DuplicateDest(DestId(65_536)))
+        );
+        assert_eq!(
+            t.add(DestId(0), p(1)),
+            Err(SchedError::DuplicateDest(DestId(0)))
+        );
+        t.remove(DestId(70_000)).unwrap();
+        t.remove(DestId(0)).unwrap();
+        let left = [DestId(3), DestId(u32::MAX), DestId(65_535), DestId(65_536)];
+        assert_eq!(t.ids(), left);
+        for (pos, &id) in left.iter().enumerate() {
+            assert_eq!(t.position(id), Some(pos), "{id}");
+            assert_eq!(t.get(id).unwrap().id, id);
+        }
+        for gone in [DestId(70_000), DestId(0), DestId(1), DestId(1 << 20)] {
+            assert_eq!(t.position(gone), None, "{gone}");
+        }
+        assert_eq!(t.remove(DestId(0)), Err(SchedError::NoSuchDest(DestId(0))));
+        // A removed id can come back, at the end of the list.
+        t.add(DestId(0), p(9)).unwrap();
+        assert_eq!(t.position(DestId(0)), Some(4));
     }
 
     #[test]

@@ -83,24 +83,35 @@ impl Tournament {
 
     /// Re-rank position `pos` after its destination changed, in O(log N). Positions beyond the
     /// tree trigger a rebuild.
+    ///
+    /// Walks from the leaf to the root carrying the subtree winner: each level reads only the
+    /// sibling's winner and compares the two (left = lower positions, as in [`Tournament::rebuild`]).
+    #[inline]
     pub fn update<O: Order>(&mut self, list: &[Dest], pos: usize) {
-        if pos >= self.size || self.nodes.len() != 2 * self.size {
+        let size = self.size;
+        if pos >= size || self.nodes.len() != 2 * size {
             self.rebuild::<O>(list);
             return;
         }
+        let nodes = &mut self.nodes[..2 * size];
         let p = pos as u32;
-        let mut n = self.size + pos;
-        self.nodes[n] = Self::leaf::<O>(list, pos);
-        n /= 2;
-        while n >= 1 {
-            let old = self.nodes[n];
-            let new = Self::winner::<O>(list, self.nodes[2 * n], self.nodes[2 * n + 1]);
-            self.nodes[n] = new;
+        let mut n = size + pos;
+        let mut cur = Self::leaf::<O>(list, pos);
+        nodes[n] = cur;
+        while n > 1 {
+            let sibling = nodes[n ^ 1];
+            let new = if n & 1 == 0 {
+                Self::winner::<O>(list, cur, sibling)
+            } else {
+                Self::winner::<O>(list, sibling, cur)
+            };
+            n /= 2;
+            let old = core::mem::replace(&mut nodes[n], new);
             // An unchanged winner that is not `pos` has an unchanged key: nothing above moves.
             if new == old && new != p {
                 break;
             }
-            n /= 2;
+            cur = new;
         }
     }
 }

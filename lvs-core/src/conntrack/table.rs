@@ -206,6 +206,15 @@ fn from16(b: [u8; 16], v4: bool) -> IpAddr {
 /// A fixed block of entries; the array type lets `i & (CHUNK - 1)` index it unchecked.
 type Chunk = Box<[Conn; CHUNK]>;
 
+/// A chunk of free entries.
+fn new_chunk() -> Chunk {
+    let chunk: Box<[Conn]> = vec![EMPTY; CHUNK].into_boxed_slice();
+    // A boxed slice of exactly CHUNK entries always converts.
+    chunk
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("a chunk has CHUNK entries"))
+}
+
 #[inline]
 fn entry(chunks: &[Chunk], i: u32) -> &Conn {
     &chunks[(i >> CHUNK_BITS) as usize][(i as usize) & (CHUNK - 1)]
@@ -312,8 +321,10 @@ impl ConnTable {
         Self::with_capacity(max_entries, 0, rng, now)
     }
 
-    /// [`ConnTable::new`] with the index sized for `expected` entries up front (4 bytes per
-    /// slot, two slots per expected entry), so filling up to `expected` never rebuilds it.
+    /// [`ConnTable::new`] with room for `expected` entries up front: the index (4 bytes per
+    /// slot, two slots per expected entry), so filling up to `expected` never rebuilds it, and
+    /// the entry chunks (52 bytes per entry, rounded up to whole 4096-entry chunks), so filling
+    /// up to `expected` never allocates (nor takes the page faults of fresh memory).
     pub fn with_capacity<R: Rng + ?Sized>(
         max_entries: usize,
         expected: usize,
@@ -321,13 +332,15 @@ impl ConnTable {
         now: Instant,
     ) -> Self {
         let max_entries = max_entries.min(MAX_ENTRIES);
+        let expected = expected.min(max_entries);
+        let chunks = (0..expected.div_ceil(CHUNK)).map(|_| new_chunk()).collect();
         Self {
-            chunks: Vec::new(),
+            chunks,
             free_head: NIL,
             next_unused: 0,
             len: 0,
             max_entries,
-            index: Index::new(max_entries, expected.min(max_entries)),
+            index: Index::new(max_entries, expected),
             key: RandomState::with_seeds(
                 rng.next_u64(),
                 rng.next_u64(),
@@ -447,6 +460,18 @@ impl ConnTable {
         })
     }
 
+    /// [`ConnTable::lookup_in`] that also returns the key's hash, for an insert after a miss
+    /// ([`ConnTable::insert_hashed`]).
+    #[inline(never)]
+    pub(crate) fn lookup_in_and_hash(&self, key: &ConnKey) -> (Option<ConnId>, u32) {
+        let (caddr, _) = to16(key.caddr);
+        let hash = self.hash(key.protocol, &caddr, key.cport);
+        let found = self.find(hash, key.protocol, &caddr, key.cport, |c| {
+            c.vip == key.vip && c.vport == key.vport
+        });
+        (found, hash)
+    }
+
     /// [`ConnTable::lookup_in`] with the key's hash already computed by
     /// [`ConnTable::key_hash`]`(key.protocol, key.caddr, key.cport)` (a batch computes it in
     /// its warm-up pass). A different `hash` may miss a present entry, never finds a wrong one.
@@ -487,7 +512,19 @@ impl ConnTable {
     /// Set the deadline of `id` to `now + timeout` (every packet does this).
     #[inline]
     pub fn refresh(&mut self, id: ConnId, now: Instant, timeout: Duration) {
-        let t = deadline_tick(now, timeout);
+        self.refresh_to(id, deadline_tick(now, timeout));
+    }
+
+    /// The deadline [`ConnTable::refresh`] sets for `now + timeout`, in the table's ticks, so
+    /// a caller refreshing many entries with one `now` and one timeout computes it once.
+    #[inline]
+    pub(crate) fn deadline(now: Instant, timeout: Duration) -> u32 {
+        deadline_tick(now, timeout)
+    }
+
+    /// [`ConnTable::refresh`] to a deadline from [`ConnTable::deadline`].
+    #[inline]
+    pub(crate) fn refresh_to(&mut self, id: ConnId, t: u32) {
         let c = self.at_mut(id.0);
         let earlier = t < c.expires;
         c.expires = t;
@@ -506,11 +543,7 @@ impl ConnTable {
         }
         let i = self.next_unused;
         if (i as usize) >> CHUNK_BITS >= self.chunks.len() {
-            let chunk: Box<[Conn]> = vec![EMPTY; CHUNK].into_boxed_slice();
-            // A boxed slice of exactly CHUNK entries always converts.
-            if let Ok(chunk) = Chunk::try_from(chunk) {
-                self.chunks.push(chunk);
-            }
+            self.chunks.push(new_chunk());
         }
         self.next_unused += 1;
         i
@@ -525,6 +558,21 @@ impl ConnTable {
         new: NewConn,
         timeout: Duration,
     ) -> Result<Inserted, TableFull> {
+        let (caddr, _) = to16(new.key.caddr);
+        let hash = self.hash(new.key.protocol, &caddr, new.key.cport);
+        self.insert_hashed(now, new, timeout, hash)
+    }
+
+    /// [`ConnTable::insert`] with the key's hash already computed by
+    /// [`ConnTable::key_hash`]`(key.protocol, key.caddr, key.cport)` (the lookup that found no
+    /// entry computed it). Crate-internal: a wrong hash would leave the entry unfindable.
+    pub(crate) fn insert_hashed(
+        &mut self,
+        now: Instant,
+        new: NewConn,
+        timeout: Duration,
+        hash: u32,
+    ) -> Result<Inserted, TableFull> {
         let mut evicted = None;
         if self.len >= self.max_entries {
             evicted = self.evict_embryonic();
@@ -534,7 +582,7 @@ impl ConnTable {
             }
         }
         let (caddr, v4) = to16(new.key.caddr);
-        let hash = self.hash(new.key.protocol, &caddr, new.key.cport);
+        debug_assert_eq!(hash, self.hash(new.key.protocol, &caddr, new.key.cport));
         let i = self.alloc();
         let expires = deadline_tick(now, timeout);
         *self.at_mut(i) = Conn {

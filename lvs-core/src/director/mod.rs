@@ -112,9 +112,10 @@ pub enum DropPacket {
 pub struct DirectorConfig {
     /// Hard bound on tracked connections and templates.
     pub max_conns: usize,
-    /// Connections to size the connection index for up front (IPVS sizes its table once, by
-    /// `conn_tab_bits`); 0 starts small. Either way the index grows incrementally beyond it,
-    /// but a presized index never pays for rebuilds while it fills.
+    /// Connections to size the connection table for up front (IPVS sizes its table once, by
+    /// `conn_tab_bits`): the index and the entries (52 bytes each) are allocated at creation,
+    /// so filling up to this many never rebuilds the index nor allocates. 0 starts small.
+    /// Either way the table grows incrementally beyond it, up to `max_conns`.
     pub expected_conns: usize,
     /// TCP state timeouts (`--set tcp tcpfin` changes ES and FIN_WAIT).
     pub tcp: TcpTimeouts,
@@ -347,6 +348,9 @@ pub struct Director {
     /// Folds the values read while warming the cache for a batch, so the reads stay.
     warm_sink: u32,
     last_now: Instant,
+    /// The ESTABLISHED deadline tick for `es_deadline.0`: the hit path refreshes with it, and
+    /// packets sharing a `now` (a batch) compute it once.
+    es_deadline: (Instant, u32),
     next_estimate: Instant,
 }
 
@@ -380,6 +384,10 @@ impl Director {
             drop_counter: 0,
             warm_sink: 0,
             last_now: now,
+            es_deadline: (
+                now,
+                ConnTable::deadline(now, config.tcp.get(crate::conntrack::TcpState::Established)),
+            ),
             next_estimate: now + ESTIMATOR_PERIOD,
         }
     }
@@ -406,6 +414,11 @@ impl Director {
         if !udp.is_zero() {
             self.config.udp_timeout = udp;
         }
+        let now = self.es_deadline.0;
+        self.es_deadline.1 = ConnTable::deadline(
+            now,
+            self.config.tcp.get(crate::conntrack::TcpState::Established),
+        );
     }
 
     /// Drops per reason, in [`DropReason::ALL`] order.

@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use super::{Director, DropPacket, DropReason, Forward, RealId, RealState, UdpAccounting, Verdict};
 use crate::conntrack::{
-    Conn, ConnFlags, ConnId, ConnKey, Direction, NewConn, TcpState, tcp_transition,
+    Conn, ConnFlags, ConnId, ConnKey, ConnTable, Direction, NewConn, TcpState, tcp_transition,
 };
 use crate::packet::{PacketView, Side, TcpFlags, Transport, rewrite_forward};
 use crate::service::{AddrKey, ServiceId, ServiceKey};
@@ -116,6 +116,16 @@ impl Director {
         self.last_now
     }
 
+    /// The deadline of an ESTABLISHED connection refreshed at `now`, computed once per `now`.
+    #[inline]
+    fn es_deadline(&mut self, now: Instant) -> u32 {
+        if self.es_deadline.0 != now {
+            let timeout = self.config.tcp.get(TcpState::Established);
+            self.es_deadline = (now, ConnTable::deadline(now, timeout));
+        }
+        self.es_deadline.1
+    }
+
     pub(super) fn drop(&mut self, reason: DropReason) -> Verdict {
         self.drops[reason as usize] += 1;
         Verdict::Drop(reason)
@@ -209,9 +219,10 @@ impl Director {
             vip,
             vport: view.dst_port,
         };
-        let existing = match hash {
-            Some(h) => self.conns.lookup_in_hashed(&key, h),
-            None => self.conns.lookup_in(&key),
+        // Hashed once: a miss hands the hash on to the insert of the new connection.
+        let (existing, hash) = match hash {
+            Some(h) => (self.conns.lookup_in_hashed(&key, h), h),
+            None => self.conns.lookup_in_and_hash(&key),
         };
         if let Some(id) = existing {
             // The hit path's common case, decided on one read of the entry: an ACK of an
@@ -226,12 +237,12 @@ impl Director {
                     .and_then(Option::as_ref)
                     .is_some_and(|r| r.state != RealState::Removed)
             {
-                let timeout = self.config.tcp.get(TcpState::Established);
-                self.conns.refresh(id, now, timeout);
+                let deadline = self.es_deadline(now);
+                self.conns.refresh_to(id, deadline);
                 return self.forward_in(frame, view, svc, RealId(dest));
             }
         }
-        self.inbound_slow(now, frame, view, svc, key, existing, fwmark)
+        self.inbound_slow(now, frame, view, svc, (key, hash), existing, fwmark)
     }
 
     /// Everything [`Director::inbound`]'s fast path does not cover: reused ports, removed
@@ -244,7 +255,7 @@ impl Director {
         frame: &mut Vec<u8>,
         view: &mut PacketView,
         svc: ServiceId,
-        key: ConnKey,
+        (key, hash): (ConnKey, u32),
         mut existing: Option<ConnId>,
         fwmark: u32,
     ) -> Verdict {
@@ -289,7 +300,7 @@ impl Director {
                     self.count_new(svc, real);
                     return self.forward_in(frame, view, svc, real);
                 }
-                match self.new_conn(now, key, view, svc, real, template) {
+                match self.new_conn(now, (key, hash), view, svc, real, template) {
                     Some(id) => (id, true),
                     None => return self.drop(DropReason::TableFull),
                 }
@@ -393,10 +404,12 @@ impl Director {
         Some((real, Some(ins.id)))
     }
 
+    /// Insert the connection `key` (whose [`crate::conntrack::ConnTable::key_hash`] is `hash`)
+    /// to `real`, linked to `template`.
     fn new_conn(
         &mut self,
         now: Instant,
-        key: ConnKey,
+        (key, hash): (ConnKey, u32),
         view: &PacketView,
         svc: ServiceId,
         real: RealId,
@@ -420,7 +433,10 @@ impl Director {
             control,
         };
         // A new connection first lives 3 s in NONE until its first state update.
-        let Ok(ins) = self.conns.insert(now, new, Duration::from_secs(3)) else {
+        let Ok(ins) = self
+            .conns
+            .insert_hashed(now, new, Duration::from_secs(3), hash)
+        else {
             return None;
         };
         if let Some(ev) = ins.evicted {
@@ -499,8 +515,8 @@ impl Director {
                 TcpState::Established,
                 "the fast path agrees with the tables"
             );
-            let timeout = self.config.tcp.get(TcpState::Established);
-            self.conns.refresh(id, now, timeout);
+            let deadline = self.es_deadline(now);
+            self.conns.refresh_to(id, deadline);
             return;
         }
         let new_state = match view.tcp_flags() {
