@@ -257,25 +257,48 @@ impl ServiceTable {
     }
 
     /// Find the service for a packet in the kernel's order: fwmark, exact, port 0.
+    #[inline]
     pub fn lookup(&self, fwmark: u32, protocol: u8, dst: IpAddr, dport: u16) -> Option<ServiceId> {
+        // The common case inline: no mark, a few address services, scanned in place.
+        if fwmark == 0 && self.small.len() <= SMALL {
+            return self.lookup_small(protocol, dst, dport);
+        }
+        self.lookup_general(fwmark, protocol, dst, dport)
+    }
+
+    /// The address services' scan, for a table of at most `SMALL` of them.
+    #[inline(always)]
+    fn lookup_small(&self, protocol: u8, dst: IpAddr, dport: u16) -> Option<ServiceId> {
+        let exact = AddrKey::new(protocol, dst, dport);
+        let any = AddrKey::new(protocol, dst, 0);
+        let mut found = None;
+        for &(k, id) in &self.small {
+            if k == exact {
+                return Some(id);
+            }
+            if k == any {
+                found = Some(id);
+            }
+        }
+        found
+    }
+
+    /// [`ServiceTable::lookup`] in full: the mark first, then the address maps.
+    #[inline(never)]
+    fn lookup_general(
+        &self,
+        fwmark: u32,
+        protocol: u8,
+        dst: IpAddr,
+        dport: u16,
+    ) -> Option<ServiceId> {
         if fwmark != 0
             && let Some(&id) = self.by_mark.get(&fwmark)
         {
             return Some(id);
         }
         if self.small.len() <= SMALL {
-            let exact = AddrKey::new(protocol, dst, dport);
-            let any = AddrKey::new(protocol, dst, 0);
-            let mut found = None;
-            for &(k, id) in &self.small {
-                if k == exact {
-                    return Some(id);
-                }
-                if k == any {
-                    found = Some(id);
-                }
-            }
-            return found;
+            return self.lookup_small(protocol, dst, dport);
         }
         if let Some(&id) = self.by_addr.get(&AddrKey::new(protocol, dst, dport)) {
             return Some(id);

@@ -523,16 +523,22 @@ impl ConnTable {
     }
 
     /// [`ConnTable::refresh`] to a deadline from [`ConnTable::deadline`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn refresh_to(&mut self, id: ConnId, t: u32) {
         let c = self.at_mut(id.0);
         let earlier = t < c.expires;
         c.expires = t;
         if earlier {
-            // A shorter deadline must be linked where the wheel will see it in time.
-            self.wheel_unlink(id.0);
-            self.wheel_link(id.0);
+            self.wheel_relink(id.0);
         }
+    }
+
+    /// Move entry `i` to the wheel slot of its (shorter) deadline, where the wheel will see it
+    /// in time. Out of line: a refresh usually moves the deadline later and relinks nothing.
+    #[inline(never)]
+    fn wheel_relink(&mut self, i: u32) {
+        self.wheel_unlink(i);
+        self.wheel_link(i);
     }
 
     fn alloc(&mut self) -> u32 {

@@ -10,7 +10,7 @@ use crate::packet::{
 use crate::service::{AddrKey, ServiceId};
 
 impl Director {
-    #[inline]
+    #[inline(always)]
     pub(super) fn forward_in(
         &mut self,
         frame: &mut Vec<u8>,

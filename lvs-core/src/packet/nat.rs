@@ -189,6 +189,7 @@ fn set_endpoint(view: &mut PacketView, side: Side, addr: IpAddr, port: u16) {
 /// [`rewrite`] followed by [`decrement_ttl`], as a router forwarding a NAT packet does: the
 /// result is byte-identical, but IPv4 TCP and UDP take a fixed-offset path that patches the
 /// IPv4 header checksum once for both changes. The caller has checked that the TTL is above 1.
+#[inline(always)]
 pub fn rewrite_forward(
     frame: &mut [u8],
     view: &mut PacketView,
@@ -206,6 +207,19 @@ pub fn rewrite_forward(
         set_endpoint(view, side, addr, port);
         return Ok(());
     }
+    rewrite_forward_general(frame, view, side, addr, port)
+}
+
+/// [`rewrite_forward`] for everything but IPv4 TCP and UDP: kept out of line so the fixed-offset
+/// path stays small enough to inline into the forwarding code.
+#[inline(never)]
+fn rewrite_forward_general(
+    frame: &mut [u8],
+    view: &mut PacketView,
+    side: Side,
+    addr: IpAddr,
+    port: u16,
+) -> Result<(), RewriteError> {
     rewrite(frame, view, side, addr, port)?;
     decrement_ttl(frame, view);
     Ok(())
@@ -213,7 +227,7 @@ pub fn rewrite_forward(
 
 /// The IPv4 TCP/UDP case of [`rewrite_forward`]; false (frame untouched) for anything else.
 /// Works on fixed-size views of the two headers, so the field accesses need no bounds checks.
-#[inline]
+#[inline(always)]
 fn rewrite_v4(frame: &mut [u8], view: &PacketView, side: Side, new_a: u32, port: u16) -> bool {
     let (l3, l4) = (view.l3_offset, view.l4_offset);
     let (csum_at, udp) = match view.transport {

@@ -241,13 +241,15 @@ impl PacketView {
 
     #[inline(always)]
     fn fast_ethernet_inline(frame: &[u8]) -> Option<Self> {
+        // Fixed-size views: one length check each, none per field.
+        let eth: &[u8; 14] = frame.get(..14)?.try_into().ok()?;
         let mut l3 = 14;
-        let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+        let mut ethertype = u16::from_be_bytes([eth[12], eth[13]]);
         let mut vlan = None;
         if ethertype == 0x8100 {
-            let tci = u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?]);
-            vlan = Some(tci & 0x0fff);
-            ethertype = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
+            let tag: &[u8; 4] = frame.get(14..18)?.try_into().ok()?;
+            vlan = Some(u16::from_be_bytes([tag[0], tag[1]]) & 0x0fff);
+            ethertype = u16::from_be_bytes([tag[2], tag[3]]);
             l3 = 18;
         }
         let ip = frame.get(l3..)?;
@@ -296,22 +298,26 @@ impl PacketView {
         let seg = ip.get(hlen..ip_len)?;
         let transport = match protocol {
             proto::TCP => {
-                let off = usize::from(*seg.get(12)? >> 4) * 4;
+                let t: &[u8; 20] = seg.get(..20)?.try_into().ok()?;
+                let off = usize::from(t[12] >> 4) * 4;
                 if off < 20 || off > seg.len() {
                     return None;
                 }
-                Transport::Tcp(TcpFlags(seg[13] & 0x3f))
+                Transport::Tcp(TcpFlags(t[13] & 0x3f))
             }
             proto::UDP => {
-                let len = usize::from(u16::from_be_bytes([*seg.get(4)?, *seg.get(5)?]));
-                if len != seg.len() || len < 8 {
+                let u: &[u8; 8] = seg.get(..8)?.try_into().ok()?;
+                let len = usize::from(u16::from_be_bytes([u[4], u[5]]));
+                if len != seg.len() {
                     return None;
                 }
                 Transport::Udp
             }
             _ => return None,
         };
-        let (src_port, dst_port) = ports(seg);
+        // Both arms checked for at least 8 bytes.
+        let src_port = u16::from_be_bytes([seg[0], seg[1]]);
+        let dst_port = u16::from_be_bytes([seg[2], seg[3]]);
         Some(Self {
             l3_offset: l3,
             vlan,
