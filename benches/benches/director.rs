@@ -104,26 +104,30 @@ fn hit_path(c: &mut Criterion) {
 }
 
 fn hit_path_batched(c: &mut Criterion) {
-    let mut g = c.benchmark_group("director_nat_hit_batch16");
-    g.throughput(Throughput::Elements(16));
-    for flows in [1_000u32, 1_000_000] {
-        let (mut d, frames) = populated(flows);
-        let mut k = 0usize;
-        let mut verdicts = vec![Verdict::Local; 16];
-        g.bench_function(format!("{flows} flows"), |b| {
-            b.iter_batched_ref(
-                || {
-                    k += 16;
-                    (0..16)
-                        .map(|j| frames[(k + j) % frames.len()].clone())
-                        .collect::<Vec<_>>()
-                },
-                |batch| d.process_batch(Instant::from_millis(1), batch, 0, &mut verdicts),
-                BatchSize::SmallInput,
-            );
-        });
+    // One group per batch size: a receive ring hands over as many frames as it holds, and a
+    // larger batch overlaps more of the 1 M-flow table's cache and TLB misses.
+    for size in [16usize, 32, 64] {
+        let mut g = c.benchmark_group(format!("director_nat_hit_batch{size}"));
+        g.throughput(Throughput::Elements(size as u64));
+        for flows in [1_000u32, 1_000_000] {
+            let (mut d, frames) = populated(flows);
+            let mut k = 0usize;
+            let mut verdicts = vec![Verdict::Local; size];
+            g.bench_function(format!("{flows} flows"), |b| {
+                b.iter_batched_ref(
+                    || {
+                        k += size;
+                        (0..size)
+                            .map(|j| frames[(k + j) % frames.len()].clone())
+                            .collect::<Vec<_>>()
+                    },
+                    |batch| d.process_batch(Instant::from_millis(1), batch, 0, &mut verdicts),
+                    BatchSize::SmallInput,
+                );
+            });
+        }
+        g.finish();
     }
-    g.finish();
 }
 
 fn parse_only(c: &mut Criterion) {

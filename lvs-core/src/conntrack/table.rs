@@ -1,6 +1,7 @@
 //! The bounded connection table (see [`ConnTable`]).
 
 use core::hash::{BuildHasher, Hasher};
+use core::mem::offset_of;
 use core::net::IpAddr;
 use core::time::Duration;
 
@@ -24,6 +25,9 @@ const MAX_ENTRIES: usize = (1 << 31) - 3;
 
 // A tracked flow (entry + its share of the index at the lowest load) must fit in 64 bytes.
 const _: () = assert!(ConnTable::BYTES_PER_FLOW <= 64);
+// `touch` reads the first and the last field of an entry (see `Conn`).
+const _: () =
+    assert!(offset_of!(Conn, caddr) == 0 && offset_of!(Conn, wnext) + 4 == size_of::<Conn>());
 const EVICT_SLOTS: usize = 1024;
 
 /// Flag bits stored with a connection.
@@ -88,8 +92,10 @@ pub struct ConnKey {
     pub vport: u16,
 }
 
-/// One tracked connection (52 bytes).
+/// One tracked connection (52 bytes; `repr(C)`, so the key opens it and the wheel link closes
+/// it: [`ConnTable::touch`] reads both to load both cache lines of a straddling entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct Conn {
     caddr: [u8; 16],
     /// Client port.
