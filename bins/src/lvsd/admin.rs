@@ -395,29 +395,40 @@ fn largenum(out: &mut String, i: u64) {
     };
 }
 
-fn counters(out: &mut String, c: &Counters) {
-    for v in [c.conns, c.in_pkts, c.out_pkts, c.in_bytes, c.out_bytes] {
-        largenum(out, v);
+/// One `--stats` or `--rate` row of ipvsadm's listing after the address column: `counters`
+/// are conns, in/out packets and in/out bytes; a real server's CPS and PPS print as plain
+/// numbers, its BPS (and everything of a service) as ipvsadm's large numbers.
+pub(crate) fn stats_row(
+    out: &mut String,
+    format: ListFormat,
+    counters: [u64; 5],
+    r: &Rates,
+    real: bool,
+) {
+    if format == ListFormat::Rate {
+        if real {
+            let _ = write!(out, " {:>8} {:>8} {:>8}", r.cps, r.in_pps, r.out_pps);
+        } else {
+            for v in [r.cps, r.in_pps, r.out_pps] {
+                largenum(out, v);
+            }
+        }
+        largenum(out, r.in_bps);
+        largenum(out, r.out_bps);
+    } else {
+        for v in counters {
+            largenum(out, v);
+        }
     }
     out.push('\n');
+}
+
+fn counters(c: &Counters) -> [u64; 5] {
+    [c.conns, c.in_pkts, c.out_pkts, c.in_bytes, c.out_bytes]
 }
 
 fn service_head(s: &Service) -> String {
     format!("{}  {}", s.spec.key.0.label(), s.spec.key.1)
-}
-
-fn rates_row(out: &mut String, r: &Rates, real: bool) {
-    if real {
-        // ipvsadm prints a real server's CPS and PPS as plain numbers, its BPS as large ones.
-        let _ = write!(out, " {:>8} {:>8} {:>8}", r.cps, r.in_pps, r.out_pps);
-    } else {
-        for v in [r.cps, r.in_pps, r.out_pps] {
-            largenum(out, v);
-        }
-    }
-    largenum(out, r.in_bps);
-    largenum(out, r.out_bps);
-    out.push('\n');
 }
 
 /// `ipvsadm -L -n` (`--stats`, `--rate`) for the table, in ipvsadm's column layout. The
@@ -441,20 +452,11 @@ pub fn list(t: &Table, format: ListFormat) -> String {
     }
     for s in t.services() {
         if columns.is_some() {
-            let rate = format == ListFormat::Rate;
             let _ = write!(out, "{:<33}", service_head(s));
-            if rate {
-                rates_row(&mut out, &s.rates(), false);
-            } else {
-                counters(&mut out, &s.stats);
-            }
+            stats_row(&mut out, format, counters(&s.stats), &s.rates(), false);
             for r in s.reals() {
                 let _ = write!(out, "  -> {:<28}", r.spec.addr.to_string());
-                if rate {
-                    rates_row(&mut out, &r.rates(), true);
-                } else {
-                    counters(&mut out, &r.stats);
-                }
+                stats_row(&mut out, format, counters(&r.stats), &r.rates(), true);
             }
             continue;
         }

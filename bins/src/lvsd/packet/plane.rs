@@ -18,7 +18,7 @@ use lvs_core::service::ServiceId;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::super::admin::{Command, ListFormat, flag_names, real_rule, service_rule};
+use super::super::admin::{Command, ListFormat, flag_names, real_rule, service_rule, stats_row};
 use super::super::config::{
     Config, PacketSpec, Protocol, RealSpec, ServiceSpec, forward_label, mask_text,
 };
@@ -292,14 +292,14 @@ impl Plane {
                 let (c, r) = st.map_or((Counters::default(), Rates::default()), |x| {
                     (x.counters, x.rates)
                 });
-                row(out, format, &c, &r, false);
+                stats_row(out, format, counters(&c), &r, false);
                 for real in &s.reals {
                     let st = self.director.real_stats(real.id);
                     let (c, r) = st.map_or((Counters::default(), Rates::default()), |x| {
                         (x.counters, x.rates)
                     });
                     let _ = write!(out, "  -> {:<28}", real.spec.addr.to_string());
-                    row(out, format, &c, &r, true);
+                    stats_row(out, format, counters(&c), &r, true);
                 }
                 continue;
             }
@@ -362,36 +362,6 @@ pub(super) fn real_config(r: &RealSpec, forward: Forward) -> RealConfig {
     }
 }
 
-/// ipvsadm's `print_largenum`.
-fn largenum(out: &mut String, i: u64) {
-    let _ = match i {
-        0..100_000_000 => write!(out, "{i:9}"),
-        100_000_000..1_000_000_000 => write!(out, "{:8}K", i / 1_000),
-        1_000_000_000..100_000_000_000 => write!(out, "{:8}M", i / 1_000_000),
-        100_000_000_000..100_000_000_000_000 => write!(out, "{:8}G", i / 1_000_000_000),
-        _ => write!(out, "{:8}T", i / 1_000_000_000_000),
-    };
-}
-
-fn row(out: &mut String, format: ListFormat, c: &Counters, r: &Rates, real: bool) {
-    if format == ListFormat::Rate {
-        if real {
-            let _ = write!(out, " {:>8} {:>8} {:>8}", r.cps, r.in_pps, r.out_pps);
-        } else {
-            for v in [r.cps, r.in_pps, r.out_pps] {
-                largenum(out, v);
-            }
-        }
-        largenum(out, r.in_bps);
-        largenum(out, r.out_bps);
-    } else {
-        for v in [c.conns, c.in_pkts, c.out_pkts, c.in_bytes, c.out_bytes] {
-            largenum(out, v);
-        }
-    }
-    out.push('\n');
-}
-
 /// `-L -n -c`: the director's connection entries and persistence templates.
 fn list_conns(d: &Director, now: Instant, out: &mut String) {
     out.push_str("IPVS connection entries\n");
@@ -431,4 +401,8 @@ pub fn director_config(
         expire_quiescent_template: true,
         ..DirectorConfig::default()
     }
+}
+
+fn counters(c: &Counters) -> [u64; 5] {
+    [c.conns, c.in_pkts, c.out_pkts, c.in_bytes, c.out_bytes]
 }
