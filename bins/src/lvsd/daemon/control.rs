@@ -10,10 +10,9 @@ use lvs_core::health::ProbeResult;
 use mio::Interest;
 use mio::net::{UnixListener, UnixStream};
 
-use super::shell::Shell;
+use super::shell::{Shell, ShellEntry};
 use super::{Daemon, Entry};
 use crate::lvsd::admin::{self, Command, ConnRow, ListFormat, MAX_REQUEST};
-use crate::lvsd::probe::Probe;
 use crate::lvsd::table::ProbeRequest;
 
 /// IPVS's default timeout of an ESTABLISHED TCP entry, shown as the expiry of an open
@@ -123,31 +122,20 @@ impl Shell for Daemon {
         self.table.report(now, check, result);
     }
 
-    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize> {
-        self.insert(Entry::Probe(p), Interest::READABLE | Interest::WRITABLE)
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize> {
+        self.insert(Entry::Shell(e), Interest::READABLE | Interest::WRITABLE)
     }
 
-    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize> {
-        self.insert(Entry::Ctl(c), Interest::READABLE | Interest::WRITABLE)
-    }
-
-    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe> {
-        match self.slots.get_mut(slot)? {
-            Some(Entry::Probe(p)) => Some(p),
-            _ => None,
-        }
-    }
-
-    fn listener(&self, slot: usize) -> Option<&UnixListener> {
+    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry> {
         match self.slots.get(slot)? {
-            Some(Entry::Control(l)) => Some(l),
+            Some(Entry::Shell(e)) => Some(e),
             _ => None,
         }
     }
 
-    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl> {
+    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry> {
         match self.slots.get_mut(slot)? {
-            Some(Entry::Ctl(c)) => Some(c),
+            Some(Entry::Shell(e)) => Some(e),
             _ => None,
         }
     }

@@ -15,14 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use lvs_core::Instant;
 use lvs_core::director::ESTIMATOR_PERIOD;
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::config::{Config, Protocol, SvcKey};
 use super::import::{self, Legacy};
-use super::probe::Probe;
 use super::splice::{Pipe, proxy_v2_header};
 use super::table::{Binding, Counters, Table};
 use crate::io::{Clock, SignalAction};
@@ -98,9 +97,8 @@ enum Entry {
     },
     Conn(Box<Conn>),
     Flow(Box<Flow>),
-    Probe(Box<Probe>),
-    Control(UnixListener),
-    Ctl(Box<Ctl>),
+    /// Probes and the control socket (shared with packet mode).
+    Shell(ShellEntry),
 }
 
 /// The proxy-mode director.
@@ -141,8 +139,8 @@ pub(crate) mod shell;
 mod udp;
 
 pub use control::control_request;
-pub(crate) use control::{Ctl, bind_control, execute_lines};
-use shell::Shell as _;
+pub(crate) use control::{bind_control, execute_lines};
+use shell::{Shell as _, ShellEntry};
 
 impl Daemon {
     /// Set up the daemon for `cfg`: bind every virtual address and the control socket. With
@@ -177,7 +175,7 @@ impl Daemon {
             d.open_listener(s.key)?;
         }
         let ctl = bind_control(&d.control_path)?;
-        d.insert(Entry::Control(ctl), Interest::READABLE)
+        d.insert(Entry::Shell(ShellEntry::Control(ctl)), Interest::READABLE)
             .map_err(|e| format!("control socket: {e}"))?;
         if signals {
             let mut s =
@@ -232,9 +230,7 @@ impl Daemon {
                 reg.register(&mut c.backend, token(slot, 1), interest)?;
             }
             Entry::Flow(f) => reg.register(&mut f.sock, token(slot, 0), interest)?,
-            Entry::Probe(p) => reg.register(&mut **p, token(slot, 0), interest)?,
-            Entry::Control(l) => reg.register(l, token(slot, 0), interest)?,
-            Entry::Ctl(c) => reg.register(&mut c.sock, token(slot, 0), interest)?,
+            Entry::Shell(e) => e.register(reg, token(slot, 0), interest)?,
         }
         if slot == self.slots.len() {
             self.slots.push(Some(e));
@@ -354,7 +350,7 @@ impl Daemon {
             let binding = match self.slots[slot].as_mut() {
                 Some(Entry::Conn(c)) => &mut c.binding,
                 Some(Entry::Flow(f)) => &mut f.binding,
-                Some(Entry::Probe(_)) => {
+                Some(Entry::Shell(ShellEntry::Probe(_))) => {
                     self.remove(slot);
                     continue;
                 }
@@ -437,7 +433,7 @@ impl Daemon {
             self.close_listener(k, now);
         }
         for slot in 0..self.slots.len() {
-            if matches!(self.slots[slot], Some(Entry::Control(_))) {
+            if matches!(self.slots[slot], Some(Entry::Shell(ShellEntry::Control(_)))) {
                 self.remove(slot);
             }
         }
@@ -473,9 +469,9 @@ impl Daemon {
             Some(Entry::Udp { .. }) => self.read_udp(slot, now),
             Some(Entry::Conn(_)) => self.drive_conn(slot, now),
             Some(Entry::Flow(_)) => self.read_flow(slot, now),
-            Some(Entry::Probe(_)) => self.drive_probe(slot, now),
-            Some(Entry::Control(_)) => self.accept_ctl(slot),
-            Some(Entry::Ctl(_)) => self.drive_ctl(slot, now),
+            Some(Entry::Shell(ShellEntry::Probe(_))) => self.drive_probe(slot, now),
+            Some(Entry::Shell(ShellEntry::Control(_))) => self.accept_ctl(slot),
+            Some(Entry::Shell(ShellEntry::Ctl(_))) => self.drive_ctl(slot, now),
             None => {}
         }
     }
@@ -619,7 +615,7 @@ impl Daemon {
                 Some(Entry::Flow(f)) if now >= f.last + f.timeout => {
                     self.close_flow(slot, now, true);
                 }
-                Some(Entry::Probe(_)) => self.sweep_probe(slot, now),
+                Some(Entry::Shell(ShellEntry::Probe(_))) => self.sweep_probe(slot, now),
                 _ => {}
             }
         }

@@ -8,10 +8,38 @@ use std::io;
 use lvs_core::Instant;
 use lvs_core::health::ProbeResult;
 use mio::net::UnixListener;
+use mio::{Interest, Registry, Token};
 
 use super::control::{Ctl, CtlStep};
 use crate::lvsd::probe::Probe;
 use crate::lvsd::table::ProbeRequest;
+
+/// What both loops keep in their slot tables besides their own sockets.
+#[derive(Debug)]
+pub(crate) enum ShellEntry {
+    /// A running health probe.
+    Probe(Box<Probe>),
+    /// The control socket's listener.
+    Control(UnixListener),
+    /// An lvsadm connection.
+    Ctl(Box<Ctl>),
+}
+
+impl ShellEntry {
+    /// Register the entry's socket (or the probe's) under `token`.
+    pub(crate) fn register(
+        &mut self,
+        reg: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Probe(p) => reg.register(&mut **p, token, interest),
+            Self::Control(l) => reg.register(l, token, interest),
+            Self::Ctl(c) => reg.register(&mut c.sock, token, interest),
+        }
+    }
+}
 
 /// A daemon loop whose slot table holds probes and control connections.
 pub(crate) trait Shell {
@@ -19,20 +47,50 @@ pub(crate) trait Shell {
     fn next_probe(&mut self, now: Instant) -> Option<ProbeRequest>;
     /// Feed a probe's outcome to the health checker.
     fn report(&mut self, now: Instant, check: u32, result: ProbeResult);
-    /// Register a started probe (readable and writable) in a slot.
-    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize>;
-    /// Register an accepted control connection (readable and writable) in a slot.
-    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize>;
-    /// The probe in `slot`, if that is what it holds.
-    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe>;
-    /// The control socket listener in `slot`, if that is what it holds.
-    fn listener(&self, slot: usize) -> Option<&UnixListener>;
-    /// The control connection in `slot`, if that is what it holds.
-    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl>;
+    /// Register `e` (readable and writable) in a slot.
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize>;
+    /// The shell entry in `slot`, if that is what it holds.
+    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry>;
+    /// The shell entry in `slot`, mutable.
+    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry>;
     /// Free `slot` (dropping its socket or process).
     fn free(&mut self, slot: usize);
     /// Run a control request (see [`admin`](crate::lvsd::admin)) and build the reply.
     fn execute(&mut self, request: &[u8], now: Instant) -> String;
+
+    /// Register a started probe in a slot.
+    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize> {
+        self.insert_shell(ShellEntry::Probe(p))
+    }
+
+    /// Register an accepted control connection in a slot.
+    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize> {
+        self.insert_shell(ShellEntry::Ctl(c))
+    }
+
+    /// The probe in `slot`, if that is what it holds.
+    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe> {
+        match self.shell_entry_mut(slot)? {
+            ShellEntry::Probe(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The control socket listener in `slot`, if that is what it holds.
+    fn listener(&self, slot: usize) -> Option<&UnixListener> {
+        match self.shell_entry(slot)? {
+            ShellEntry::Control(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The control connection in `slot`, if that is what it holds.
+    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl> {
+        match self.shell_entry_mut(slot)? {
+            ShellEntry::Ctl(c) => Some(c),
+            _ => None,
+        }
+    }
 
     /// Start every probe the checker asks for; one that cannot start is reported at once.
     fn start_probes(&mut self, now: Instant) {

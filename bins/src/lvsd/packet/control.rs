@@ -7,13 +7,11 @@ use std::io;
 use lvs_core::Instant;
 use lvs_core::health::ProbeResult;
 use mio::Interest;
-use mio::net::UnixListener;
 
-use super::{Entry, PacketDaemon};
+use super::PacketDaemon;
 use crate::lvsd::admin::Command;
-use crate::lvsd::daemon::shell::Shell;
-use crate::lvsd::daemon::{Ctl, execute_lines};
-use crate::lvsd::probe::Probe;
+use crate::lvsd::daemon::execute_lines;
+use crate::lvsd::daemon::shell::{Shell, ShellEntry};
 use crate::lvsd::table::ProbeRequest;
 
 impl Shell for PacketDaemon {
@@ -25,33 +23,16 @@ impl Shell for PacketDaemon {
         self.plane.report(now, check, result);
     }
 
-    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize> {
-        self.insert(Entry::Probe(p), Interest::READABLE | Interest::WRITABLE)
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize> {
+        self.insert(e, Interest::READABLE | Interest::WRITABLE)
     }
 
-    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize> {
-        self.insert(Entry::Ctl(c), Interest::READABLE | Interest::WRITABLE)
+    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry> {
+        self.slots.get(slot)?.as_ref()
     }
 
-    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe> {
-        match self.slots.get_mut(slot)? {
-            Some(Entry::Probe(p)) => Some(p),
-            _ => None,
-        }
-    }
-
-    fn listener(&self, slot: usize) -> Option<&UnixListener> {
-        match self.slots.get(slot)? {
-            Some(Entry::Control(l)) => Some(l),
-            _ => None,
-        }
-    }
-
-    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl> {
-        match self.slots.get_mut(slot)? {
-            Some(Entry::Ctl(c)) => Some(c),
-            _ => None,
-        }
+    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry> {
+        self.slots.get_mut(slot)?.as_mut()
     }
 
     fn free(&mut self, slot: usize) {

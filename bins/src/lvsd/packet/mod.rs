@@ -76,9 +76,8 @@ use neigh::{Neighbours, parse_proc_arp};
 use plane::{Plane, director_config};
 
 use super::config::{Config, ConfigFile, DataPlane, PacketSpec};
-use super::daemon::shell::Shell as _;
-use super::daemon::{Ctl, bind_control};
-use super::probe::Probe;
+use super::daemon::bind_control;
+use super::daemon::shell::{Shell as _, ShellEntry};
 use crate::io::{Clock, ETH_P_ALL, PacketSocket, PacketType, SignalAction};
 use crate::vrrpd::held::HeldVips;
 
@@ -120,11 +119,8 @@ pub struct PacketStats {
     pub send_errors: u64,
 }
 
-enum Entry {
-    Probe(Box<Probe>),
-    Control(mio::net::UnixListener),
-    Ctl(Box<Ctl>),
-}
+/// A slot of the loop: packet mode has only the shared entries.
+type Entry = ShellEntry;
 
 /// The packet-mode director daemon.
 pub struct PacketDaemon {
@@ -329,11 +325,7 @@ impl PacketDaemon {
     fn insert(&mut self, mut e: Entry, interest: Interest) -> io::Result<usize> {
         let slot = self.free.pop().unwrap_or(self.slots.len());
         let reg = self.poll.registry();
-        match &mut e {
-            Entry::Probe(p) => reg.register(&mut **p, Token(slot), interest)?,
-            Entry::Control(l) => reg.register(l, Token(slot), interest)?,
-            Entry::Ctl(c) => reg.register(&mut c.sock, Token(slot), interest)?,
-        }
+        e.register(reg, Token(slot), interest)?;
         if slot == self.slots.len() {
             self.slots.push(Some(e));
         } else {
