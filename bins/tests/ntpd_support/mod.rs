@@ -103,11 +103,25 @@ pub(crate) fn start_daemon_on(
     listen: &str,
     port: u16,
 ) -> (Proc, PathBuf) {
-    let ctl = dir.path("ntpd.sock");
     let path = dir.path("ntp.conf");
-    std::fs::write(&path, format!("{conf}\ncontrolsocket {}\n", ctl.display())).unwrap();
-    let mut cmd = Command::new(NTPD);
-    cmd.arg("-c").arg(&path).args([
+    launch_daemon(Command::new(NTPD), dir, "ntpd", &path, conf, listen, port)
+}
+
+/// Writes `conf` (plus a control socket `<dir>/<name>.sock`) to `path` and starts `cmd`
+/// (lvs-ntpd, plain or inside a namespace) in monitor mode on `listen`:`port`, logging to
+/// `<dir>/<name>.log`. Returns once the control socket exists.
+pub(crate) fn launch_daemon(
+    mut cmd: Command,
+    dir: &TempDir,
+    name: &str,
+    path: &Path,
+    conf: &str,
+    listen: &str,
+    port: u16,
+) -> (Proc, PathBuf) {
+    let ctl = dir.path(&format!("{name}.sock"));
+    std::fs::write(path, format!("{conf}\ncontrolsocket {}\n", ctl.display())).unwrap();
+    cmd.arg("-c").arg(path).args([
         "--monitor",
         "--listen",
         listen,
@@ -115,9 +129,9 @@ pub(crate) fn start_daemon_on(
         &port.to_string(),
         "-vv",
     ]);
-    let p = spawn("lvs-ntpd", cmd, &dir.path("ntpd.log"));
-    wait_for(Duration::from_secs(10), || ctl.exists().then_some(()))
-        .unwrap_or_else(|| panic!("lvs-ntpd did not start:\n{}", p.log_text()));
+    let p = spawn("lvs-ntpd", cmd, &dir.path(&format!("{name}.log")));
+    wait_for(Duration::from_secs(15), || ctl.exists().then_some(()))
+        .unwrap_or_else(|| panic!("lvs-ntpd {name} did not start:\n{}", p.log_text()));
     (p, ctl)
 }
 

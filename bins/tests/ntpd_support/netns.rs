@@ -129,24 +129,8 @@ pub(crate) fn start_daemon_in(
     listen: &str,
     port: u16,
 ) -> (Proc, PathBuf) {
-    let ctl = dir.path(&format!("{name}.sock"));
     let path = dir.path(&format!("{name}.conf"));
-    std::fs::write(&path, format!("{conf}\ncontrolsocket {}\n", ctl.display())).unwrap();
-    let mut cmd = ns.command(NTPD);
-    cmd.arg("-c").arg(&path).args([
-        "--monitor",
-        "--listen",
-        listen,
-        "--port",
-        &port.to_string(),
-        "-vv",
-    ]);
-    let p = spawn("lvs-ntpd", cmd, &dir.path(&format!("{name}.log")));
-    super::wait_for(core::time::Duration::from_secs(15), || {
-        ctl.exists().then_some(())
-    })
-    .unwrap_or_else(|| panic!("lvs-ntpd {name} did not start:\n{}", p.log_text()));
-    (p, ctl)
+    super::launch_daemon(ns.command(NTPD), dir, name, &path, conf, listen, port)
 }
 
 /// `key=value` pairs of ntpq's cooked `rv` output.
