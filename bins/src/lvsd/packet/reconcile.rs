@@ -75,6 +75,15 @@ fn no_service(key: SvcKey) -> String {
     format!("no such service {}", name(key))
 }
 
+/// Where the real server at `addr` is in `w`.
+fn real_index(w: &Wanted, key: SvcKey, addr: SocketAddr) -> Result<usize, String> {
+    w.spec
+        .reals
+        .iter()
+        .position(|o| o.addr == addr)
+        .ok_or_else(|| format!("no real server {addr} in {}", name(key)))
+}
+
 fn ip_proto(p: Protocol) -> u8 {
     match p {
         Protocol::Tcp => proto::TCP,
@@ -165,7 +174,6 @@ impl Plane {
                 .position(|x| x.spec.key == key)
                 .ok_or_else(|| no_service(key))
         };
-        let no_real = |key: SvcKey, a: SocketAddr| format!("no real server {a} in {}", name(key));
         match cmd {
             Command::AddService(s) => {
                 if wanted.iter().any(|w| w.spec.key == s.key) {
@@ -206,12 +214,7 @@ impl Plane {
             Command::EditServer(key, r, f) => {
                 let i = find(&mut wanted, *key)?;
                 let w = &mut wanted[i];
-                let j = w
-                    .spec
-                    .reals
-                    .iter()
-                    .position(|o| o.addr == r.addr)
-                    .ok_or_else(|| no_real(*key, r.addr))?;
+                let j = real_index(w, *key, r.addr)?;
                 w.spec.reals[j] = *r;
                 if let Some(f) = f {
                     w.forward[j] = *f;
@@ -220,12 +223,7 @@ impl Plane {
             Command::DeleteServer(key, a) => {
                 let i = find(&mut wanted, *key)?;
                 let w = &mut wanted[i];
-                let j = w
-                    .spec
-                    .reals
-                    .iter()
-                    .position(|o| o.addr == *a)
-                    .ok_or_else(|| no_real(*key, *a))?;
+                let j = real_index(w, *key, *a)?;
                 w.spec.reals.remove(j);
                 w.forward.remove(j);
             }
