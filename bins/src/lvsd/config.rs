@@ -25,11 +25,14 @@
 //! connect_timeout = 5           # TCP: seconds to wait for the real server's accept
 //!
 //! [service.health]
-//! kind = "http"                 # tcp | http | send-expect | memcached | program
+//! kind = "http"                 # tcp | http | send-expect | udp | dns | memcached | program
 //! path = "/"                    # http
 //! status = 200                  # http (absent: any 2xx)
-//! send = "PING\r\n"             # send-expect (nanny escapes)
-//! expect = "+PONG"              # send-expect; program: the first output line must be this
+//! send = "PING\r\n"             # send-expect and udp (nanny escapes)
+//! expect = "+PONG"              # send-expect, udp (no expect: sent is passed); program: the
+//!                               # first output line must be this
+//! query = "example.com."        # dns: the name asked for (NOERROR passes)
+//! qtype = "A"                   # dns: A | AAAA | NS | SOA | MX | TXT | a number (default A)
 //! command = "/usr/local/bin/check %h %p"  # program: %h address, %p port, %% a literal %
 //! dynamic = false               # program without expect: exit 2..255 sets weight exit-2
 //! port = 8081                   # probe a different port than the service port
@@ -55,7 +58,9 @@ use core::time::Duration;
 use std::path::PathBuf;
 
 use lvs_core::director::Forward;
-use lvs_core::health::{CheckConfig, HttpCheck, ProbeSpec, ProgramCheck, ProgramJudge, SendExpect};
+use lvs_core::health::{
+    CheckConfig, DnsCheck, HttpCheck, ProbeSpec, ProgramCheck, ProgramJudge, SendExpect,
+};
 use lvs_core::service::Persistence;
 use lvs_sched::SchedFlags;
 use serde::Deserialize;
@@ -116,6 +121,10 @@ pub enum ProbeKind {
     Http(HttpCheck),
     /// Send a string, match the reply's start.
     SendExpect(SendExpect),
+    /// Send a datagram, match the reply's start (no expect: passed once sent).
+    Udp(SendExpect),
+    /// A DNS query answered with NOERROR.
+    Dns(DnsCheck),
     /// memcached `version`.
     Memcached,
     /// An external program (Piranha `send_program`, keepalived `MISC_CHECK`), its words not
@@ -148,6 +157,8 @@ impl HealthSpec {
             ProbeKind::Tcp => ProbeSpec::Tcp,
             ProbeKind::Http(h) => ProbeSpec::Http(h.clone()),
             ProbeKind::SendExpect(s) => ProbeSpec::SendExpect(s.clone()),
+            ProbeKind::Udp(s) => ProbeSpec::Udp(s.clone()),
+            ProbeKind::Dns(d) => ProbeSpec::Dns(d.clone()),
             ProbeKind::Memcached => ProbeSpec::Memcached,
             ProbeKind::Program(p) => ProbeSpec::Program(p.clone()),
         };
@@ -346,6 +357,8 @@ struct RawHealth {
     port: Option<u16>,
     command: Option<String>,
     dynamic: Option<bool>,
+    query: Option<String>,
+    qtype: Option<String>,
     interval: Option<f64>,
     timeout: Option<f64>,
     rise: Option<u32>,
@@ -438,11 +451,19 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
                 false,
             ))
         }
+        "udp" => ProbeKind::Udp(SendExpect::nanny(
+            raw.port.unwrap_or(0),
+            Some(raw.send.as_deref().unwrap_or("")),
+            raw.expect.as_deref(),
+            false,
+        )),
+        "dns" => dns(&raw, svc)?,
         "memcached" => ProbeKind::Memcached,
         "program" => program(&raw, svc)?,
         other => {
             return err(format!(
-                "{svc}: health kind {other:?} (known: tcp http send-expect memcached program)"
+                "{svc}: health kind {other:?} (known: tcp http send-expect udp dns memcached \
+                 program)"
             ));
         }
     };
@@ -458,6 +479,31 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
         return err(format!("{svc}: health rise and fall must be at least 1"));
     }
     Ok(h)
+}
+
+/// A `kind = "dns"` check: `query` is required, `qtype` a type name or number (default A).
+fn dns(raw: &RawHealth, svc: &str) -> Result<ProbeKind, ConfigError> {
+    use lvs_dns::wire::{NameBuf, rtype};
+    let Some(name) = raw.query.clone() else {
+        return err(format!("{svc}: health kind \"dns\" needs a query name"));
+    };
+    if NameBuf::from_text(&name).is_err() {
+        return err(format!("{svc}: health.query {name:?} is not a domain name"));
+    }
+    let qtype = match raw.qtype.as_deref().unwrap_or("A") {
+        "A" | "a" => rtype::A,
+        "AAAA" | "aaaa" => rtype::AAAA,
+        "NS" | "ns" => rtype::NS,
+        "SOA" | "soa" => rtype::SOA,
+        "MX" | "mx" => rtype::MX,
+        "TXT" | "txt" => rtype::TXT,
+        other => other.parse().map_err(|_| {
+            ConfigError(format!(
+                "{svc}: health.qtype {other:?} (A, AAAA, NS, SOA, MX, TXT or a number)"
+            ))
+        })?,
+    };
+    Ok(ProbeKind::Dns(DnsCheck { name, qtype }))
 }
 
 /// A `kind = "program"` check: `command` is required; with `expect` the first output line
@@ -813,5 +859,43 @@ mod tests {
         assert_eq!(mask_text(24), "255.255.255.0");
         assert_eq!(mask_text(0), "0.0.0.0");
         assert_eq!(mask_text(32), "255.255.255.255");
+    }
+
+    #[test]
+    fn udp_and_dns_checks_parse_and_name_their_mistakes() {
+        let svc = |h: &str| {
+            Config::parse(&format!(
+                "[[service]]\nprotocol = \"udp\"\nlisten = \"127.0.0.1:53\"\n\
+                 [service.health]\n{h}\n[[service.real]]\naddress = \"127.0.0.1:5300\"\n"
+            ))
+        };
+        let c = svc("kind = \"dns\"\nquery = \"example.com.\"\nqtype = \"SOA\"").unwrap();
+        let h = c.services[0].health.as_ref().unwrap();
+        assert_eq!(
+            h.kind,
+            ProbeKind::Dns(DnsCheck {
+                name: "example.com.".into(),
+                qtype: 6
+            })
+        );
+        let c = svc("kind = \"udp\"\nsend = \"ping\\\\n\"\nexpect = \"pong\"").unwrap();
+        let ProbeKind::Udp(se) = &c.services[0].health.as_ref().unwrap().kind else {
+            panic!("udp expected")
+        };
+        assert_eq!(
+            (se.send.as_slice(), se.expect.as_deref()),
+            (&b"ping\n"[..], Some(&b"pong"[..]))
+        );
+        for (h, needle) in [
+            ("kind = \"dns\"", "needs a query"),
+            ("kind = \"dns\"\nquery = \"a..b\"", "not a domain name"),
+            (
+                "kind = \"dns\"\nquery = \"a.\"\nqtype = \"XYZ\"",
+                "health.qtype",
+            ),
+        ] {
+            let e = svc(h).unwrap_err();
+            assert!(e.0.contains(needle), "{h}: {e}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use lvs_core::Instant;
 use lvs_core::health::judge::{self, MEMCACHED_VERSION};
 use lvs_core::health::{FailReason, HttpCheck, ProbeResult, ProbeSpec, ProgramCheck, ProgramJudge};
 use mio::event::Source;
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UdpSocket};
 use mio::unix::pipe::Receiver;
 use mio::{Interest, Registry, Token};
 
@@ -66,9 +66,26 @@ struct ProgramRun {
     judge: ProgramJudge,
 }
 
+/// A UDP probe's socket (connected to the target, the request already sent) and what its
+/// one reply datagram must be.
+#[derive(Debug)]
+struct UdpProbe {
+    sock: UdpSocket,
+    goal: UdpGoal,
+}
+
+#[derive(Debug)]
+enum UdpGoal {
+    /// Send/expect over UDP: the reply must start with this.
+    Expect(Vec<u8>),
+    /// A DNS query with this ID: the reply must answer it with NOERROR.
+    Dns(u16),
+}
+
 #[derive(Debug)]
 enum Io {
     Tcp(TcpProbe),
+    Udp(UdpProbe),
     Program(ProgramRun),
 }
 
@@ -109,6 +126,28 @@ impl Probe {
                     io: Io::Program(ProgramRun::spawn(p)?),
                 });
             }
+            ProbeSpec::Udp(se) => {
+                return UdpProbe::start(
+                    req.target,
+                    &se.send,
+                    se.expect.clone().map(UdpGoal::Expect),
+                )
+                .map(|u| Self {
+                    check: req.id,
+                    deadline: req.deadline,
+                    io: Io::Udp(u),
+                });
+            }
+            ProbeSpec::Dns(d) => {
+                let id: u16 = rand::random();
+                let query = dns_query(id, &d.name, d.qtype)
+                    .map_err(|_| ProbeResult::Fail(FailReason::DnsMalformed))?;
+                return UdpProbe::start(req.target, &query, Some(UdpGoal::Dns(id))).map(|u| Self {
+                    check: req.id,
+                    deadline: req.deadline,
+                    io: Io::Udp(u),
+                });
+            }
             other => {
                 tracing::warn!("probe kind {other:?} is not run by lvsd");
                 return Err(ProbeResult::Fail(FailReason::Io));
@@ -140,6 +179,7 @@ impl Probe {
     pub fn advance(&mut self) -> Option<ProbeResult> {
         match &mut self.io {
             Io::Tcp(t) => t.advance(),
+            Io::Udp(u) => u.advance(),
             Io::Program(p) => p.advance(),
         }
     }
@@ -149,6 +189,7 @@ impl Source for Probe {
     fn register(&mut self, reg: &Registry, token: Token, interest: Interest) -> io::Result<()> {
         match &mut self.io {
             Io::Tcp(t) => t.sock.register(reg, token, interest),
+            Io::Udp(u) => u.sock.register(reg, token, interest),
             Io::Program(p) => p.stdout.register(reg, token, interest),
         }
     }
@@ -156,6 +197,7 @@ impl Source for Probe {
     fn reregister(&mut self, reg: &Registry, token: Token, interest: Interest) -> io::Result<()> {
         match &mut self.io {
             Io::Tcp(t) => t.sock.reregister(reg, token, interest),
+            Io::Udp(u) => u.sock.reregister(reg, token, interest),
             Io::Program(p) => p.stdout.reregister(reg, token, interest),
         }
     }
@@ -163,6 +205,7 @@ impl Source for Probe {
     fn deregister(&mut self, reg: &Registry) -> io::Result<()> {
         match &mut self.io {
             Io::Tcp(t) => t.sock.deregister(reg),
+            Io::Udp(u) => u.sock.deregister(reg),
             Io::Program(p) => p.stdout.deregister(reg),
         }
     }
@@ -253,6 +296,64 @@ impl Drop for ProgramRun {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A DNS query for `name` / `qtype` (class IN, recursion desired) with ID `id`.
+fn dns_query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, lvs_dns::wire::WireError> {
+    use lvs_dns::wire::{Flags, MessageBuilder, NameBuf, class};
+    let name = NameBuf::from_text(name)?;
+    let mut b = MessageBuilder::new(bytes::BytesMut::with_capacity(512))?;
+    b.set_id(id);
+    b.set_flags(Flags::RD);
+    b.question(&name.as_name(), qtype, class::IN)?;
+    Ok(b.as_bytes().to_vec())
+}
+
+impl UdpProbe {
+    /// Connect a fresh socket to `target` and send `request`. Without a goal the probe has
+    /// passed once the datagram is sent (nanny's UDP check with no expect string).
+    fn start(
+        target: std::net::SocketAddr,
+        request: &[u8],
+        goal: Option<UdpGoal>,
+    ) -> Result<Self, ProbeResult> {
+        let io = ProbeResult::Fail(FailReason::Io);
+        let any: std::net::SocketAddr = if target.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = UdpSocket::bind(any).map_err(|_| io)?;
+        sock.connect(target)
+            .map_err(|_| ProbeResult::Fail(FailReason::Connect))?;
+        sock.send(request).map_err(|_| io)?;
+        match goal {
+            Some(goal) => Ok(Self { sock, goal }),
+            None => Err(ProbeResult::Pass),
+        }
+    }
+
+    /// Judge the first datagram that arrives (an ICMP port unreachable fails the probe).
+    fn advance(&mut self) -> Option<ProbeResult> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => {
+                    let got = &buf[..n];
+                    return Some(match &self.goal {
+                        UdpGoal::Expect(e) => judge::judge_expect(got, e),
+                        UdpGoal::Dns(id) => judge::judge_dns(got, *id),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Some(ProbeResult::Fail(FailReason::Connect));
+                }
+                Err(_) => return Some(ProbeResult::Fail(FailReason::Io)),
+            }
+        }
     }
 }
 
@@ -359,6 +460,118 @@ mod tests {
             probe,
             deadline: Instant::MAX,
         }
+    }
+
+    /// Run a UDP or DNS probe against a responder that answers one datagram with
+    /// `answer(request)` (or not at all for `None`).
+    fn run_udp(
+        probe: ProbeSpec,
+        answer: impl FnOnce(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> ProbeResult {
+        let srv = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = srv.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            let (n, from) = srv.recv_from(&mut b).unwrap();
+            if let Some(reply) = answer(&b[..n]) {
+                srv.send_to(&reply, from).unwrap();
+            }
+        });
+        let mut p = match Probe::start(&req(target, probe)) {
+            Ok(p) => p,
+            Err(r) => {
+                t.join().unwrap();
+                return r;
+            }
+        };
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        let r = loop {
+            if let Some(r) = p.advance() {
+                break r;
+            }
+            assert!(std::time::Instant::now() < end, "probe did not finish");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        t.join().unwrap();
+        r
+    }
+
+    #[test]
+    fn udp_probe_matches_the_reply_and_passes_on_send_without_expect() {
+        let se = SendExpect::nanny(0, Some("ping\\n"), Some("pong"), false);
+        let echo = |want: &'static [u8], reply: &'static [u8]| {
+            move |q: &[u8]| {
+                assert_eq!(q, want);
+                Some(reply.to_vec())
+            }
+        };
+        assert_eq!(
+            run_udp(ProbeSpec::Udp(se.clone()), echo(b"ping\n", b"pong!")),
+            ProbeResult::Pass
+        );
+        assert_eq!(
+            run_udp(ProbeSpec::Udp(se), echo(b"ping\n", b"nope")),
+            ProbeResult::Fail(FailReason::Mismatch)
+        );
+        let sent_only = SendExpect::nanny(0, Some("hello"), None, false);
+        assert_eq!(
+            run_udp(ProbeSpec::Udp(sent_only), |_| None),
+            ProbeResult::Pass
+        );
+        // A closed port answers with ICMP port unreachable: the probe fails at once.
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = closed.local_addr().unwrap();
+        drop(closed);
+        let probe = ProbeSpec::Udp(SendExpect::nanny(0, Some("x"), Some("y"), false));
+        let mut p = Probe::start(&req(target, probe)).unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        let r = loop {
+            if let Some(r) = p.advance() {
+                break r;
+            }
+            assert!(std::time::Instant::now() < end, "probe did not finish");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert_eq!(r, ProbeResult::Fail(FailReason::Connect));
+    }
+
+    #[test]
+    fn dns_probe_asks_the_name_and_judges_the_rcode() {
+        let check = lvs_core::health::DnsCheck {
+            name: "www.example.com.".into(),
+            qtype: 28,
+        };
+        let reply = |rcode: u8| {
+            move |q: &[u8]| {
+                // One question, recursion desired, for the name and type asked.
+                assert_eq!((q[2], q[5]), (0x01, 1));
+                assert!(q.windows(6).any(|w| w == b"\x07examp"), "{q:?}");
+                assert_eq!(&q[q.len() - 4..], &[0, 28, 0, 1]);
+                let mut r = q.to_vec();
+                r[2] |= 0x80;
+                r[3] = 0x80 | rcode;
+                Some(r)
+            }
+        };
+        assert_eq!(
+            run_udp(ProbeSpec::Dns(check.clone()), reply(0)),
+            ProbeResult::Pass
+        );
+        assert_eq!(
+            run_udp(ProbeSpec::Dns(check.clone()), reply(3)),
+            ProbeResult::Fail(FailReason::DnsRcode(3))
+        );
+        // A reply to another query ID is not an answer.
+        let wrong_id = |q: &[u8]| {
+            let mut r = q.to_vec();
+            r[0] ^= 0xff;
+            r[2] |= 0x80;
+            Some(r)
+        };
+        assert_eq!(
+            run_udp(ProbeSpec::Dns(check), wrong_id),
+            ProbeResult::Fail(FailReason::DnsMalformed)
+        );
     }
 
     #[test]
