@@ -28,6 +28,7 @@
 //! kind = "http"                 # tcp | http | send-expect | udp | dns | memcached | program
 //! path = "/"                    # http
 //! status = 200                  # http (absent: any 2xx)
+//! digest = "9b3a0c85a887a256d6939da88aabd8cd"  # http: MD5 of the body (keepalived digest)
 //! send = "PING\r\n"             # send-expect and udp (nanny escapes)
 //! expect = "+PONG"              # send-expect, udp (no expect: sent is passed); program: the
 //!                               # first output line must be this
@@ -352,6 +353,7 @@ struct RawHealth {
     path: Option<String>,
     host: Option<String>,
     status: Option<u16>,
+    digest: Option<String>,
     send: Option<String>,
     expect: Option<String>,
     port: Option<u16>,
@@ -440,6 +442,11 @@ fn health(raw: RawHealth, svc: &str) -> Result<HealthSpec, ConfigError> {
             let mut h = HttpCheck::get(raw.path.clone().unwrap_or_else(|| "/".into()));
             h.host = raw.host.clone();
             h.status = raw.status;
+            if let Some(d) = &raw.digest {
+                h.digest = Some(lvs_core::health::judge::parse_digest(d).ok_or_else(|| {
+                    ConfigError(format!("{svc}: health.digest {d:?} is not 32 hex digits"))
+                })?);
+            }
             ProbeKind::Http(h)
         }
         "send-expect" => {
@@ -862,7 +869,7 @@ mod tests {
     }
 
     #[test]
-    fn udp_and_dns_checks_parse_and_name_their_mistakes() {
+    fn udp_dns_and_digest_checks_parse_and_name_their_mistakes() {
         let svc = |h: &str| {
             Config::parse(&format!(
                 "[[service]]\nprotocol = \"udp\"\nlisten = \"127.0.0.1:53\"\n\
@@ -886,7 +893,13 @@ mod tests {
             (se.send.as_slice(), se.expect.as_deref()),
             (&b"ping\n"[..], Some(&b"pong"[..]))
         );
+        let c = svc("kind = \"http\"\ndigest = \"9B3A0C85A887A256D6939DA88AABD8CD\"").unwrap();
+        let ProbeKind::Http(http) = &c.services[0].health.as_ref().unwrap().kind else {
+            panic!("http expected")
+        };
+        assert_eq!(http.digest.map(|d| d[0]), Some(0x9b));
         for (h, needle) in [
+            ("kind = \"http\"\ndigest = \"abc\"", "not 32 hex digits"),
             ("kind = \"dns\"", "needs a query"),
             ("kind = \"dns\"\nquery = \"a..b\"", "not a domain name"),
             (
