@@ -155,9 +155,10 @@ for line in open(sys.argv[5]):
         stats["lost"] = int(f[2])
     elif "Queries per second:" in line:
         stats["qps"] = float(f[3])
-    elif "Average Latency" in line:
+    elif "Average Latency" in line and "avg" not in stats:
+        # The first one is per query; TCP runs add a second, per connection.
         stats["avg"] = float(f[3])
-    elif "Latency StdDev" in line:
+    elif "Latency StdDev" in line and "sd" not in stats:
         stats["sd"] = float(f[3])
 done = max(1, stats.get("done", 0))
 cpu_us = (t1 - t0) * 1e6 / tck / done

@@ -37,6 +37,9 @@ pub(crate) struct Conn {
     pub(crate) read_closed: bool,
     /// Reading is paused (backpressure); resume when the backlog drains.
     pub(crate) paused: bool,
+    /// Replies were queued since the last flush: the worker writes them all at once at the
+    /// end of its turn, so pipelined answers share segments instead of one write each.
+    pub(crate) queued: bool,
 }
 
 /// Bounds that apply to every client connection.
@@ -60,6 +63,7 @@ impl Conn {
             last: now,
             read_closed: false,
             paused: false,
+            queued: false,
         }
     }
 

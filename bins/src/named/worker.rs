@@ -133,6 +133,8 @@ pub struct Worker {
     /// Replies per listen socket, sent together by [`Worker::flush_replies`].
     replies: Vec<Vec<(SocketAddr, Bytes)>>,
     pending_reads: Vec<Token>,
+    /// Client TCP connections with queued replies, written by [`Worker::flush_replies`].
+    to_flush: Vec<u64>,
     rx: Receiver<Command>,
     stats: ShellStats,
 }
@@ -225,6 +227,7 @@ impl Worker {
             }; BATCH],
             replies,
             pending_reads: Vec::new(),
+            to_flush: Vec::new(),
             rx,
             stats: ShellStats::default(),
         };
@@ -424,13 +427,28 @@ impl Worker {
         self.pending_reads.push(t);
     }
 
-    /// Sends the gathered client replies, one `sendmmsg` per listen socket.
+    /// Sends the gathered client replies: one `sendmmsg` per listen socket, and one write
+    /// of everything queued per TCP client.
     fn flush_replies(&mut self) {
         for (i, batch) in self.replies.iter_mut().enumerate() {
             if !batch.is_empty() {
                 let fd = self.udp[i].0.as_raw_fd();
                 self.stats.reply_drops += batch::send_batch(fd, batch) as u64;
                 batch.clear();
+            }
+        }
+        if !self.to_flush.is_empty() {
+            let mut ids = core::mem::take(&mut self.to_flush);
+            let now = self.guard.latest();
+            for &id in &ids {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.queued = false;
+                    self.flush_client(now, id);
+                }
+            }
+            ids.clear();
+            if self.to_flush.is_empty() {
+                self.to_flush = ids;
             }
         }
     }
@@ -546,7 +564,10 @@ impl Worker {
                 if !c.queue(&message) {
                     return;
                 }
-                self.flush_client(now, conn.0);
+                if !c.queued {
+                    c.queued = true;
+                    self.to_flush.push(conn.0);
+                }
             }
             Event::UpstreamTcp {
                 token: tok,
