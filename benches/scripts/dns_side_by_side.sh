@@ -13,6 +13,10 @@
 #   miss   every query a name the server has never seen (wildcard names of the upstream),
 #          MISS_OUTSTANDING (default 1000) in flight, unlimited rate: achieved QPS, lost, CPU.
 #
+# SERVERS may also name "floor": bins/examples/dns_floor.rs, a responder that makes only the
+# system calls any UDP server must (blocking recvmmsg, one sendmmsg per batch) and does no DNS
+# work, measured in the hit case only: the kernel's share of a cache hit on this machine.
+#
 #   benches/scripts/dns_side_by_side.sh [seconds] [names]
 #
 # Defaults: 10 s per measurement, 20000 cached names. Environment: HIT_QPS, TCP_CONNS,
@@ -37,9 +41,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
 LVS_NAMED=${LVS_NAMED:-$TARGET/release/lvs-named}
+DNS_FLOOR=$TARGET/release/examples/dns_floor
 
 bench_require named dnsperf dig python3
 bench_build "$LVS_NAMED" lvs-named
+case " $SERVERS " in
+*" floor "*) [ -x "$DNS_FLOOR" ] || (cd "$BENCH_ROOT" && cargo build --release -p lvs-bins --example dns_floor) ;;
+esac
 bench_workdir dns-side-by-side
 
 SRV_CPU=""; GEN_CPU=""
@@ -123,6 +131,8 @@ forward-zone:
   forward-addr: 127.0.0.1@$AUTH
 EOF
         $SRV_CPU unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 & ;;
+    floor)
+        $SRV_CPU "$DNS_FLOOR" "127.0.0.1:$port" & ;;
     dnsmasq)
         $SRV_CPU dnsmasq -k --no-resolv --no-hosts --server="127.0.0.1#$AUTH" \
             --cache-size=200000 --dns-forward-max=1000 --listen-address=127.0.0.1 \
@@ -183,6 +193,11 @@ for s in $SERVERS; do
     $GEN_CPU dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/hits" -n 2 -c 20 -q 200 >/dev/null 2>&1
     perf_run "$s hit@$HIT_QPS" "$SPID" -s 127.0.0.1 -p "$port" -d "$WORK/hits" -l "$SECS" \
         -Q "$HIT_QPS" -c 20 -q 500 -v
+    if [ "$s" = floor ]; then
+        kill "$SPID" 2>/dev/null || true
+        wait "$SPID" 2>/dev/null || true
+        continue
+    fi
     perf_run "$s tcp x$TCP_CONNS" "$SPID" -m tcp -s 127.0.0.1 -p "$port" -d "$WORK/hits" \
         -l "$SECS" -c "$TCP_CONNS" -q "$TCP_OUTSTANDING"
     # Names this server has never seen: enough for the run at 100k/s.
