@@ -128,7 +128,7 @@ fn split(c: &mut Criterion) {
     g.bench_function("byte_at_a_time", |b| b.iter(|| feed(black_box(&data), 1)));
     g.bench_function("chunks_of_16", |b| b.iter(|| feed(black_box(&data), 16)));
     g.bench_function("byte_loop_floor", |b| {
-        b.iter(|| byte_loop_floor(black_box(&data)))
+        b.iter(|| byte_loop_floor(black_box(&data)));
     });
     g.finish();
 }
