@@ -1,6 +1,6 @@
 //! lvs-mcproxy in front of real memcached (Debian package `memcached`): commands, multi-get
-//! order, placement, a dead shard, reload and shutdown. Skips loudly without memcached; fails
-//! instead under LVS_REQUIRE_INTEROP=1.
+//! order and streaming, placement, a dead shard, reload and shutdown. Skips loudly without
+//! memcached; fails instead under LVS_REQUIRE_INTEROP=1.
 
 mod mcproxy_support;
 
@@ -126,6 +126,54 @@ fn mcproxy_memcached_multiget_across_shards_keeps_request_order() {
         .collect();
     assert!(want.len() > 40);
     assert_eq!(got, want);
+}
+
+/// Resumes a stopped memcached when the test ends, even on failure.
+struct Resume<'a>(&'a Memcached);
+
+impl Drop for Resume<'_> {
+    fn drop(&mut self) {
+        self.0.proc.signal(libc::SIGCONT);
+    }
+}
+
+#[test]
+fn mcproxy_memcached_multiget_streams_the_prefix_while_a_shard_is_slow() {
+    let Some((backends, proxy)) = start(2, "", "mcproxy_memcached_multiget_stream") else {
+        return;
+    };
+    let pool = pool_of(&backends);
+    let keys = keys_on_every_shard(&pool, "stream", 10);
+    let mut c = proxy.client();
+    for k in &keys {
+        assert_eq!(c.set(k, &format!("v-{k}")), "STORED\r\n");
+    }
+    // Three keys of shard 0 first, then the two shards interleaved.
+    let on_1 = |k: &&String| pool.pick_deterministic(k.as_bytes()) == Some(1);
+    let (k1, k0): (Vec<&String>, Vec<&String>) = keys.iter().partition(on_1);
+    let mut asked: Vec<&str> = k0[..3].iter().map(|k| k.as_str()).collect();
+    for (a, b) in k1.iter().zip(&k0[3..]) {
+        asked.push(a);
+        asked.push(b);
+    }
+
+    backends[1].proc.signal(libc::SIGSTOP);
+    let resume = Resume(&backends[1]);
+    c.send(format!("get {}\r\n", asked.join(" ")).as_bytes());
+    // Shard 0's answers for the leading keys arrive while shard 1 cannot answer at all.
+    for k in &asked[..3] {
+        let v = format!("v-{k}");
+        assert_eq!(c.line(), format!("VALUE {k} 0 {}\r\n", v.len()));
+        assert_eq!(c.line(), format!("{v}\r\n"));
+    }
+    drop(resume);
+    // The rest follows in order once shard 1 answers.
+    let rest = c.values();
+    let want: Vec<(String, String)> = asked[3..]
+        .iter()
+        .map(|k| ((*k).to_owned(), format!("v-{k}")))
+        .collect();
+    assert_eq!(rest, want);
 }
 
 #[test]

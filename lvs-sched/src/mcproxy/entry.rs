@@ -109,9 +109,12 @@ pub(crate) enum Kind {
 pub(crate) struct Slot {
     /// Offset and length of the key in [`Multi::keys`].
     pub(crate) key: (u32, u32),
+    /// The fragment the key was sent in ([`NONE`]: its backend was down, a miss).
+    pub(crate) frag: u32,
     /// The next slot of the same fragment.
     pub(crate) next: u32,
-    /// Offset and length of the VALUE block in [`Multi::values`] (length 0: a miss).
+    /// Offset and length of the VALUE block in [`Multi::values`] (length 0: a miss). Only
+    /// meaningful until the slot is streamed: the arena is reused once it is drained.
     pub(crate) val: (u32, u32),
 }
 
@@ -119,24 +122,32 @@ pub(crate) struct Slot {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Frag {
     pub(crate) backend: u32,
-    /// The first slot not yet answered.
+    /// The first slot not yet answered; every earlier slot of the fragment is settled (a
+    /// value or a miss). [`NONE`] once the fragment is complete.
     pub(crate) cursor: u32,
     /// The last slot (for linking during the split).
     pub(crate) tail: u32,
 }
 
 /// Split and merge state of a `get`/`gets`/`gat`/`gats`.
+///
+/// Slots are settled in any order as the fragments' replies arrive; the longest settled
+/// prefix of the client's key list is streamed out ([`stream`](Self::stream)) while the
+/// request is the oldest one, so the client sees the first keys before the slowest backend
+/// has answered. Every slot is looked at once by the stream cursor: O(keys) in total.
 #[derive(Debug, Default)]
 pub(crate) struct Multi {
     pub(crate) slots: Vec<Slot>,
     pub(crate) keys: Vec<u8>,
     pub(crate) frags: Vec<Frag>,
+    /// VALUE blocks not yet streamed (and streamed ones until the arena drains).
     pub(crate) values: Vec<u8>,
     /// The first error by fragment order, and its bytes.
     pub(crate) error: Option<(u32, Vec<u8>)>,
-    /// Slot of the last VALUE appended, and whether they arrived in client order.
-    pub(crate) last: Option<u32>,
-    pub(crate) in_order: bool,
+    /// The next slot to stream.
+    pub(crate) emit: u32,
+    /// Bytes in `values` that belong to slots not streamed yet.
+    pub(crate) held: usize,
 }
 
 impl Multi {
@@ -159,13 +170,10 @@ impl Multi {
         }
         let start = self.values.len() as u32;
         self.values.extend_from_slice(raw);
+        self.held += raw.len();
         let s = &mut self.slots[c as usize];
         s.val = (start, raw.len() as u32);
         self.frags[f].cursor = s.next;
-        if self.last.is_some_and(|l| l > c) {
-            self.in_order = false;
-        }
-        self.last = Some(c);
         true
     }
 
@@ -186,20 +194,59 @@ impl Multi {
         }
     }
 
-    /// Writes the merged reply: every VALUE in the client's key order, one END.
+    /// Whether slot `s` is settled: its fragment's cursor is past it (it has its value or
+    /// was skipped as a miss), the fragment is complete, or it was never sent.
+    fn settled(&self, s: u32) -> bool {
+        let f = self.slots[s as usize].frag;
+        f == NONE || {
+            let c = self.frags[f as usize].cursor;
+            c == NONE || c > s
+        }
+    }
+
+    /// Appends the VALUE blocks of the settled prefix of the key list not streamed yet to
+    /// `out`, contiguous blocks in one copy; returns the bytes moved. Nothing moves once a
+    /// fragment failed (the reply ends with that error instead).
+    pub(crate) fn stream(&mut self, out: &mut Vec<u8>) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
+        let mut moved = 0;
+        let mut run = (0u32, 0u32);
+        while (self.emit as usize) < self.slots.len() && self.settled(self.emit) {
+            let (o, l) = self.slots[self.emit as usize].val;
+            self.emit += 1;
+            if l == 0 {
+                continue;
+            }
+            if run.0 + run.1 != o {
+                out.extend_from_slice(&self.values[run.0 as usize..(run.0 + run.1) as usize]);
+                moved += run.1 as usize;
+                run = (o, 0);
+            }
+            run.1 += l;
+        }
+        out.extend_from_slice(&self.values[run.0 as usize..(run.0 + run.1) as usize]);
+        moved += run.1 as usize;
+        if moved > 0 {
+            self.held -= moved;
+            if self.held == 0 {
+                // Every block in the arena went out: reuse it from the start.
+                self.values.clear();
+            }
+        }
+        moved
+    }
+
+    /// Ends the merged reply once every fragment is complete (the caller streamed the
+    /// settled keys, which are then all of them): one END, or the first error by fragment
+    /// order (after the blocks already streamed, if any).
     pub(crate) fn finish(&self, out: &mut Vec<u8>) {
         if let Some((_, e)) = &self.error {
             out.extend_from_slice(e);
             return;
         }
-        if self.in_order {
-            out.extend_from_slice(&self.values);
-        } else {
-            for s in &self.slots {
-                let (o, l) = s.val;
-                out.extend_from_slice(&self.values[o as usize..(o + l) as usize]);
-            }
-        }
+        debug_assert_eq!(self.emit as usize, self.slots.len());
         out.extend_from_slice(b"END\r\n");
     }
 }

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `set` `add` `replace` `append` `prepend` `cas` `delete` `incr` `decr` `touch` | forwards it to the key's backend, verbatim |
 //! | the same with `noreply` | forwards it **without** `noreply` and swallows the reply, so every request owes exactly one reply and a backend stream can never desynchronise |
-//! | `get` `gets` `bget` `gat` `gats` | one sub-request per backend (keys in client order), then merges: `VALUE` blocks in the client's key order, one `END`, in O(keys); keys of a dead backend are misses |
+//! | `get` `gets` `bget` `gat` `gats` | one sub-request per backend (keys in client order), then merges: `VALUE` blocks in the client's key order, one `END`, in O(keys), streamed (below); keys of a dead backend are misses |
 //! | `mg` `ms` `md` `ma` `me` | forwards it verbatim; `O` and `k` come back from the backend |
 //! | the same with `q` | forwards it verbatim followed by `mn`, so the backend applies memcached's own quiet rules (successes suppressed, failures shown) and its `MN` says "nothing more" |
 //! | `mn` | `MN`, once every earlier request on every shard has been answered |
@@ -27,6 +27,14 @@
 //! it owes, in order, pointing at FIFO entries. Replies fill their entries in any order; the
 //! finished entries at the FIFO head move to the client output.
 //!
+//! A multi-get at the FIFO head streams: each time a reply arrives, the longest prefix of its
+//! key list whose answers are known (a `VALUE` arrived, or the backend's later `VALUE` or its
+//! `END` proved the key a miss) moves to the client output at once, so the first keys go out
+//! while a slower backend is still answering; the `END` follows when every part is done. The
+//! bytes are the same as merging the complete replies, except when a backend answers its part
+//! with an error line: before anything was streamed the whole reply is that error, as
+//! before; after, the blocks already sent stay and the error takes the place of `END`.
+//!
 //! # Failures
 //!
 //! [`Session::backend_down`] settles everything the backend owes at once: fragments of
@@ -41,7 +49,7 @@
 //! # Memory
 //!
 //! [`SessionConfig`] bounds the pending requests, the client and backend output and the reply
-//! bytes held for reordering. Past a bound the session stops parsing and
+//! bytes held for reordering (streamed blocks are no longer held). Past a bound the session stops parsing and
 //! [`Session::wants_client_read`] turns false (backpressure); [`Session::wants_backend_read`]
 //! keeps only the backend the oldest request waits on readable. Buffers that grew in a burst
 //! are released once empty ([`SessionConfig::shrink_above`]).
@@ -89,6 +97,17 @@
 //! assert!(s.client_output().is_empty());
 //! s.feed_backend(a, b"VALUE a 0 1\r\nA\r\nEND\r\n");
 //! assert_eq!(s.client_output(), b"VALUE a 0 1\r\nA\r\nVALUE k1 0 1\r\nK\r\nEND\r\n");
+//! s.advance_client(s.client_output().len());
+//!
+//! // Streaming: the first key's block goes out before the other server has answered.
+//! s.feed_client(b"get a k1\r\n");
+//! s.advance_backend(a, 7);
+//! s.advance_backend(k, 8);
+//! s.feed_backend(a, b"VALUE a 0 1\r\nA\r\nEND\r\n");
+//! assert_eq!(s.client_output(), b"VALUE a 0 1\r\nA\r\n");
+//! s.advance_client(s.client_output().len());
+//! s.feed_backend(k, b"END\r\n");
+//! assert_eq!(s.client_output(), b"END\r\n");
 //! s.advance_client(s.client_output().len());
 //!
 //! // A dead server's keys are misses; the other keys are served.

@@ -348,16 +348,23 @@ impl Session {
         self.entry(e.seq).waiting -= 1;
     }
 
-    /// Moves every finished reply at the head of the FIFO to the client output.
+    /// Moves every finished reply at the head of the FIFO to the client output, and the
+    /// settled prefix of a multi-get that is the head but still waits on a backend.
     pub(crate) fn flush(&mut self) {
-        while self.fifo.front().is_some_and(|e| e.waiting == 0) {
+        while let Some(head) = self.fifo.front_mut() {
+            if let Kind::Multi(m) = &mut head.kind {
+                self.buffered -= m.stream(&mut self.out.buf);
+            }
+            if head.waiting != 0 {
+                break;
+            }
             let Some(e) = self.fifo.pop_front() else {
                 break;
             };
             self.head_seq += 1;
             let held = e.out.len()
                 + match &e.kind {
-                    Kind::Multi(m) => m.values.len(),
+                    Kind::Multi(m) => m.held,
                     _ => 0,
                 };
             self.buffered -= held;

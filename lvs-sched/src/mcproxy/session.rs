@@ -497,16 +497,14 @@ impl Session {
 
     /// Splits a multi-key get into one sub-request per backend, keys in client order.
     fn multi(&mut self, name: &[u8], exptime: Option<i32>, keys: Tokens<'_>) {
-        let mut m = Multi {
-            in_order: true,
-            ..Multi::default()
-        };
+        let mut m = Multi::default();
         for key in keys {
             let idx = m.slots.len() as u32;
             let start = m.keys.len() as u32;
             m.keys.extend_from_slice(key);
             m.slots.push(Slot {
                 key: (start, key.len() as u32),
+                frag: NONE,
                 next: NONE,
                 val: (0, 0),
             });
@@ -517,6 +515,7 @@ impl Session {
             let f = self.frag_of[b];
             if f == NONE {
                 self.frag_of[b] = m.frags.len() as u32;
+                m.slots[idx as usize].frag = m.frags.len() as u32;
                 m.frags.push(Frag {
                     backend: b as u32,
                     cursor: idx,
@@ -525,6 +524,7 @@ impl Session {
             } else {
                 let fr = &mut m.frags[f as usize];
                 m.slots[fr.tail as usize].next = idx;
+                m.slots[idx as usize].frag = f;
                 fr.tail = idx;
             }
         }
