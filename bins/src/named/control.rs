@@ -108,20 +108,25 @@ pub fn apply(fwd: &mut Forwarder<StdRng>, now: Instant, op: &WorkerOp) -> Result
                     .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
                 let owner = name_text(name);
                 let stale = if fresh { "" } else { " (stale)" };
-                let _ = match a.kind {
+                let _ = match a.kind() {
                     lvs_dns::cache::AnswerKind::Positive => {
-                        writeln!(out, "{owner} {} IN {} ; answer{stale}", a.ttl, type_text(t))
+                        writeln!(
+                            out,
+                            "{owner} {} IN {} ; answer{stale}",
+                            a.ttl(),
+                            type_text(t)
+                        )
                     }
                     lvs_dns::cache::AnswerKind::NxDomain => writeln!(
                         out,
                         "{owner} {} \\-{} ;-$NXDOMAIN{stale}",
-                        a.ttl,
+                        a.ttl(),
                         type_text(t)
                     ),
                     lvs_dns::cache::AnswerKind::NoData => writeln!(
                         out,
                         "{owner} {} \\-{} ;-$NXRRSET{stale}",
-                        a.ttl,
+                        a.ttl(),
                         type_text(t)
                     ),
                 };

@@ -14,7 +14,10 @@
 //! owner names that point at the question, so patching the client's question case into it
 //! also fixes the case of every owner that equals the qname.
 
-use bytes::{Bytes, BytesMut};
+use core::fmt;
+
+use bytes::BytesMut;
+use lvs_core::Instant;
 
 use crate::wire::{
     Flags, HEADER_LEN, Message, MessageBuilder, Name, RData, Record, Section, WireError, rcode,
@@ -75,27 +78,143 @@ pub enum Unusable {
     Encode(WireError),
 }
 
-/// An answer in stored form: a complete DNS message plus where its TTLs are.
-#[derive(Clone, Debug)]
+/// An answer in stored form: one heap block holding a complete DNS message, the offsets of
+/// its TTL fields and the cache's per-entry bookkeeping, so a cached answer costs exactly one
+/// allocation of [`cost`](Self::cost) bytes.
+///
+/// The message has ID 0, QR|RA, the lowercased question, the chain and the negative SOA; its
+/// question (name, QTYPE, QCLASS) followed by the [partition](super::partition) byte is the
+/// cache key, so the key is not stored a second time.
+#[derive(Clone)]
 pub struct StoredAnswer {
-    /// The message: ID 0, QR|RA, the lowercased question, the chain, the negative SOA.
-    pub msg: Bytes,
-    /// Offsets of every record's 4-byte TTL field in `msg`.
-    pub ttl_offsets: Box<[u16]>,
-    /// The entry's lifetime in seconds: the smallest TTL it holds (0 = do not cache).
-    pub ttl: u32,
-    /// Positive, NXDOMAIN or NODATA.
-    pub kind: AnswerKind,
-    /// Whether the answer may be cached (a negative answer needs an SOA, RFC 2308 §5).
-    pub cacheable: bool,
-    /// End of the question in `msg`.
-    pub question_end: u16,
+    /// `[meta: META_LEN bytes][message][TTL offsets: 2 bytes each, native order]`.
+    block: Box<[u8]>,
 }
 
+// The block's metadata area. The cache owns the first four fields; scrubbing fills the rest.
+/// When the entry was inserted (`Instant` nanoseconds).
+const AT_INSERTED: usize = 0;
+/// Until when refreshing is blocked (`Instant` nanoseconds).
+const AT_BLOCKED: usize = 8;
+/// The entry's lifetime in seconds (u32).
+const AT_TTL: usize = 16;
+/// The end of the question in the message (u16).
+const AT_QEND: usize = 20;
+/// The number of TTL offsets (u16).
+const AT_NTTL: usize = 22;
+/// The [`AnswerKind`] (u8).
+const AT_KIND: usize = 24;
+/// Flag bits (u8): [`FLAG_CACHEABLE`], [`FLAG_REFERENCED`].
+const AT_FLAGS: usize = 25;
+/// The key's partition byte.
+const AT_PARTITION: usize = 26;
+/// Bytes of metadata in front of the message.
+pub(super) const META_LEN: usize = 27;
+
+const FLAG_CACHEABLE: u8 = 1;
+const FLAG_REFERENCED: u8 = 2;
+
 impl StoredAnswer {
-    /// The bytes this answer accounts for in the cache budget.
+    /// Packs a scrubbed message into one exactly sized block.
+    fn pack(
+        msg: &[u8],
+        ttl_offsets: &[u16],
+        ttl: u32,
+        kind: AnswerKind,
+        cacheable: bool,
+        question_end: u16,
+    ) -> Result<Self, WireError> {
+        let count = u16::try_from(ttl_offsets.len()).map_err(|_| WireError::NoSpace)?;
+        if usize::from(question_end) > msg.len() || usize::from(question_end) < HEADER_LEN {
+            return Err(WireError::NoSpace);
+        }
+        let mut block = Vec::with_capacity(META_LEN + msg.len() + 2 * ttl_offsets.len());
+        block.resize(META_LEN, 0);
+        block[AT_TTL..AT_TTL + 4].copy_from_slice(&ttl.to_ne_bytes());
+        block[AT_QEND..AT_QEND + 2].copy_from_slice(&question_end.to_ne_bytes());
+        block[AT_NTTL..AT_NTTL + 2].copy_from_slice(&count.to_ne_bytes());
+        block[AT_KIND] = match kind {
+            AnswerKind::Positive => 0,
+            AnswerKind::NxDomain => 1,
+            AnswerKind::NoData => 2,
+        };
+        block[AT_FLAGS] = if cacheable { FLAG_CACHEABLE } else { 0 };
+        block.extend_from_slice(msg);
+        for &at in ttl_offsets {
+            block.extend_from_slice(&at.to_ne_bytes());
+        }
+        Ok(Self {
+            block: block.into_boxed_slice(),
+        })
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_ne_bytes([self.block[at], self.block[at + 1]])
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.block[at..at + 8]);
+        u64::from_ne_bytes(b)
+    }
+
+    fn set_u64(&mut self, at: usize, v: u64) {
+        self.block[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    /// Where the TTL offset table starts in the block.
+    fn table_start(&self) -> usize {
+        self.block.len() - 2 * usize::from(self.u16_at(AT_NTTL))
+    }
+
+    /// The message: ID 0, QR|RA, the lowercased question, the chain, the negative SOA.
+    pub fn msg(&self) -> &[u8] {
+        &self.block[META_LEN..self.table_start()]
+    }
+
+    /// Offsets of every record's 4-byte TTL field in [`msg`](Self::msg).
+    pub fn ttl_offsets(&self) -> impl ExactSizeIterator<Item = u16> + '_ {
+        self.block[self.table_start()..]
+            .chunks_exact(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+    }
+
+    /// The entry's lifetime in seconds: the smallest TTL it holds (0 = do not cache).
+    pub fn ttl(&self) -> u32 {
+        let b = &self.block[AT_TTL..AT_TTL + 4];
+        u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Positive, NXDOMAIN or NODATA.
+    pub fn kind(&self) -> AnswerKind {
+        match self.block[AT_KIND] {
+            0 => AnswerKind::Positive,
+            1 => AnswerKind::NxDomain,
+            _ => AnswerKind::NoData,
+        }
+    }
+
+    /// Whether the answer may be cached (a negative answer needs an SOA, RFC 2308 §5).
+    pub fn cacheable(&self) -> bool {
+        self.block[AT_FLAGS] & FLAG_CACHEABLE != 0
+    }
+
+    /// End of the question in [`msg`](Self::msg).
+    pub fn question_end(&self) -> u16 {
+        self.u16_at(AT_QEND)
+    }
+
+    /// The question in wire form: the lowercased name, QTYPE and QCLASS. Followed by the
+    /// partition byte, it is the cache key (see [`write_key`](super::write_key)).
+    pub fn question(&self) -> &[u8] {
+        let end = META_LEN + usize::from(self.question_end());
+        &self.block[META_LEN + HEADER_LEN..end]
+    }
+
+    /// The bytes this answer occupies on the heap (one block: message, TTL offsets and the
+    /// per-entry metadata); the cache charges this plus [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD).
     pub fn cost(&self) -> usize {
-        self.msg.len() + 2 * self.ttl_offsets.len()
+        self.block.len()
     }
 
     /// Lowers the stored TTLs to the ceilings of `policy` (answer records to `max_ttl`, the
@@ -103,7 +222,7 @@ impl StoredAnswer {
     /// [`ttl`](Self::ttl). Returns whether anything changed, or `None` when the answer can no
     /// longer be cached (its TTL became 0, or the stored message does not parse).
     pub fn reclamp(&mut self, policy: &TtlPolicy) -> Option<bool> {
-        let msg = Message::parse(&self.msg).ok()?;
+        let msg = Message::parse(self.msg()).ok()?;
         let mut plan: Vec<(usize, u32)> = Vec::new();
         let mut min = u32::MAX;
         let ceilings = [
@@ -124,18 +243,71 @@ impl StoredAnswer {
         if plan.is_empty() {
             return Some(false);
         }
-        let mut buf = BytesMut::from(&self.msg[..]);
+        let end = self.table_start();
+        let msg = self.block.get_mut(META_LEN..end)?;
         for (at, ttl) in plan {
-            buf.get_mut(at..at + 4)?.copy_from_slice(&ttl.to_be_bytes());
+            msg.get_mut(at..at + 4)?.copy_from_slice(&ttl.to_be_bytes());
         }
-        self.msg = buf.freeze();
-        self.ttl = min;
+        self.block[AT_TTL..AT_TTL + 4].copy_from_slice(&min.to_ne_bytes());
         Some(true)
     }
 
     /// The RCODE stored in the message header.
     pub fn rcode(&self) -> u8 {
-        self.msg.get(3).map_or(0, |b| b & 0x0f)
+        self.msg().get(3).map_or(0, |b| b & 0x0f)
+    }
+
+    /// The key's partition byte (set by the cache when the answer is stored).
+    pub(super) fn partition(&self) -> u8 {
+        self.block[AT_PARTITION]
+    }
+
+    /// When the cache stored this answer.
+    pub(super) fn inserted(&self) -> Instant {
+        Instant::from_nanos(self.u64_at(AT_INSERTED))
+    }
+
+    /// Until when refreshing is blocked ([`Instant::ZERO`] when it never was).
+    pub(super) fn refresh_blocked_until(&self) -> Instant {
+        Instant::from_nanos(self.u64_at(AT_BLOCKED))
+    }
+
+    /// Whether a lookup found this entry since the CLOCK hand last passed.
+    pub(super) fn referenced(&self) -> bool {
+        self.block[AT_FLAGS] & FLAG_REFERENCED != 0
+    }
+
+    /// Resets the cache's bookkeeping for an insertion at `now` under `partition`.
+    pub(super) fn admit(&mut self, partition: u8, now: Instant) {
+        self.set_u64(AT_INSERTED, now.as_nanos());
+        self.set_u64(AT_BLOCKED, 0);
+        self.block[AT_PARTITION] = partition;
+        self.block[AT_FLAGS] &= !FLAG_REFERENCED;
+    }
+
+    /// Sets the refresh block deadline.
+    pub(super) fn set_refresh_blocked_until(&mut self, until: Instant) {
+        self.set_u64(AT_BLOCKED, until.as_nanos());
+    }
+
+    /// Sets or clears the CLOCK reference bit (written only when it changes).
+    pub(super) fn set_referenced(&mut self, on: bool) {
+        if self.referenced() != on {
+            self.block[AT_FLAGS] ^= FLAG_REFERENCED;
+        }
+    }
+}
+
+impl fmt::Debug for StoredAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAnswer")
+            .field("kind", &self.kind())
+            .field("ttl", &self.ttl())
+            .field("cacheable", &self.cacheable())
+            .field("question_end", &self.question_end())
+            .field("ttl_offsets", &self.ttl_offsets().collect::<Vec<_>>())
+            .field("msg_len", &self.msg().len())
+            .finish()
     }
 }
 
@@ -325,17 +497,9 @@ pub fn scrub_for(
 
     let (ttl_offsets, ttl, question_end) = clamp_ttls(&mut buf, policy).map_err(encode)?;
     let cacheable = ttl > 0 && (kind == AnswerKind::Positive || soa.is_some());
-    Ok(Scrubbed {
-        answer: StoredAnswer {
-            msg: buf.freeze(),
-            ttl_offsets,
-            ttl,
-            kind,
-            cacheable,
-            question_end,
-        },
-        dropped,
-    })
+    let answer = StoredAnswer::pack(&buf, &ttl_offsets, ttl, kind, cacheable, question_end)
+        .map_err(encode)?;
+    Ok(Scrubbed { answer, dropped })
 }
 
 /// The type an RRSIG covers (the first two bytes of its RDATA).
@@ -368,7 +532,7 @@ fn rrsig_signer<'a>(rr: &Record<'a>) -> Option<Name<'a>> {
 /// Rewrites the TTLs of the freshly built message `buf`: positive records clamped and unified
 /// per RRset type, the negative SOA set to min(SOA TTL, MINIMUM) and clamped. Returns the TTL
 /// offsets, the smallest TTL, and the end of the question.
-fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Box<[u16]>, u32, u16), WireError> {
+fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Vec<u16>, u32, u16), WireError> {
     let mut plan: Vec<(usize, u32)> = Vec::new();
     let mut per_type: Vec<(u16, u32)> = Vec::new();
     let question_end;
@@ -416,7 +580,7 @@ fn clamp_ttls(buf: &mut BytesMut, p: &TtlPolicy) -> Result<(Box<[u16]>, u32, u16
         min_ttl = 0;
     }
     let qend = u16::try_from(question_end).map_err(|_| WireError::NoSpace)?;
-    Ok((offsets.into_boxed_slice(), min_ttl, qend))
+    Ok((offsets, min_ttl, qend))
 }
 
 /// Whether `name` equals `ancestor` or lies below it (case-insensitive, label-wise).
@@ -480,14 +644,14 @@ mod tests {
         assert_eq!(s.dropped, 4);
         let a = &s.answer;
         assert_eq!(
-            (a.kind, a.ttl, a.cacheable),
+            (a.kind(), a.ttl(), a.cacheable()),
             (AnswerKind::Positive, 60, true)
         );
-        let out = Message::parse(&a.msg).unwrap();
+        let out = Message::parse(a.msg()).unwrap();
         let ttls: Vec<u32> = out.answers().map(|r| r.ttl).collect();
         assert_eq!(ttls, [300, 60, 60]);
         assert_eq!(out.header().count(Section::Authority), 0);
-        assert!(!a.msg.windows(4).any(|w| w == [6, 6, 6, 6]));
+        assert!(!a.msg().windows(4).any(|w| w == [6, 6, 6, 6]));
     }
 
     #[test]
@@ -513,9 +677,9 @@ mod tests {
             let bytes = soa(ttl, min);
             let msg = Message::parse(&bytes).unwrap();
             let s = scrub(&msg, &canon("nope.example"), 1, 1, &p).unwrap();
-            assert_eq!(s.answer.kind, AnswerKind::NxDomain);
-            assert_eq!(s.answer.ttl, want);
-            assert!(s.answer.cacheable);
+            assert_eq!(s.answer.kind(), AnswerKind::NxDomain);
+            assert_eq!(s.answer.ttl(), want);
+            assert!(s.answer.cacheable());
         }
         // An SOA of an unrelated zone does not count: not cacheable.
         let bytes = Raw::header(2, 0x8183, [1, 0, 1, 0])
@@ -533,9 +697,9 @@ mod tests {
             .0;
         let msg = Message::parse(&bytes).unwrap();
         let s = scrub(&msg, &canon("nope.example"), 1, 1, &p).unwrap();
-        assert!(!s.answer.cacheable);
+        assert!(!s.answer.cacheable());
         assert_eq!(
-            Message::parse(&s.answer.msg)
+            Message::parse(s.answer.msg())
                 .unwrap()
                 .header()
                 .count(Section::Authority),

@@ -2,9 +2,15 @@
 //! CD, DO), with TTL clamps, RFC 2308 negative entries, RFC 8767 stale retention, and a byte budget
 //! enforced by CLOCK (second-chance LRU) eviction that takes stale entries first.
 //!
-//! An entry is a [`StoredAnswer`]: a complete message (`Bytes`, shared by refcount) plus the
-//! offsets of its TTL fields. A hit is rendered by [`render::render`] with one copy and a few
-//! byte patches; nothing is re-encoded.
+//! An entry is a [`StoredAnswer`]: one heap block holding the complete message, the offsets of
+//! its TTL fields and the entry's bookkeeping (insertion time, refresh block, CLOCK bit). The
+//! key is not stored apart: it is the message's question plus the partition byte, and the
+//! index is a table of slot numbers hashed with the keyed SipHash. A hit is rendered by
+//! [`render::render`] with one copy and a few byte patches; nothing is re-encoded.
+//!
+//! Memory: [`Cache::bytes`] bounds the heap the cache uses (its blocks, the slot array, the
+//! index, the free list and the allocator's per-block overhead) up to a fixed few hundred
+//! bytes; see [`ENTRY_OVERHEAD`].
 //!
 //! Entry states, as [`Lookup`] reports them:
 //!
@@ -17,10 +23,10 @@
 pub mod answer;
 pub mod render;
 
-use core::hash::BuildHasher;
+use core::hash::{BuildHasher, Hasher};
 use core::time::Duration;
-use std::collections::HashMap;
 
+use hashbrown::HashTable;
 use lvs_core::Instant;
 use siphasher::sip::SipHasher13;
 
@@ -31,8 +37,23 @@ pub use render::{ClientView, OurEdns, TtlMode, minimal, render};
 
 use crate::wire::Name;
 
-/// Fixed bookkeeping cost charged per entry on top of its bytes (map slot, entry struct).
-pub const ENTRY_OVERHEAD: usize = 96;
+/// Bytes charged per slot of the slot array on top of the entries' blocks: the slot itself
+/// (16 bytes, in an array grown by a quarter at a time), its share of the index (a `u32` and a
+/// control byte per bucket, at most 16/7 buckets per slot after a resize) and of the free list
+/// (a `u32`, in a vector that at most doubles). A slot stays charged while it is vacant, until
+/// the cache empties, because the array never shrinks before that.
+pub const SLOT_OVERHEAD: usize = 40;
+
+/// Bytes charged per block for the allocator's own bookkeeping: a chunk header and the
+/// rounding of the block to the allocator's granule (glibc: 8 + at most 15).
+pub const BLOCK_OVERHEAD: usize = 24;
+
+/// Fixed cost charged per entry on top of its [`StoredAnswer::cost`]: a new slot and the
+/// allocator's per-block overhead.
+pub const ENTRY_OVERHEAD: usize = SLOT_OVERHEAD + BLOCK_OVERHEAD;
+
+/// The smallest number of slots the slot array grows by.
+const MIN_SLOT_GROWTH: usize = 8;
 
 /// Longest cache key: a 255-byte name, QTYPE, QCLASS and the partition byte.
 pub const MAX_KEY_LEN: usize = 255 + 5;
@@ -91,8 +112,8 @@ pub fn write_key(
 /// Cache limits and retention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// The byte budget (`max-cache-size`); entries are charged their message, TTL table, key
-    /// and [`ENTRY_OVERHEAD`].
+    /// The byte budget (`max-cache-size`); entries are charged their block
+    /// ([`StoredAnswer::cost`]: message, TTL table, metadata) and [`ENTRY_OVERHEAD`].
     pub max_size: usize,
     /// TTL clamps applied at insertion.
     pub ttl: TtlPolicy,
@@ -135,22 +156,6 @@ pub enum Lookup<'a> {
     },
 }
 
-#[derive(Debug)]
-struct Entry {
-    key: Box<[u8]>,
-    answer: StoredAnswer,
-    inserted: Instant,
-    expires: Instant,
-    refresh_blocked_until: Instant,
-    referenced: bool,
-}
-
-impl Entry {
-    fn cost(&self) -> usize {
-        self.answer.cost() + self.key.len() + ENTRY_OVERHEAD
-    }
-}
-
 /// What [`Cache::reconfigure`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Reconfigured {
@@ -177,14 +182,18 @@ pub struct CacheStats {
     pub expired: u64,
     /// Answers refused because they alone exceed an eighth of the budget.
     pub too_large: u64,
+    /// Answers refused because their question is not the key's (a caller bug).
+    pub mismatched: u64,
 }
 
 /// The answer cache (see the [module docs](self)).
 #[derive(Debug)]
 pub struct Cache {
     config: CacheConfig,
-    map: HashMap<Box<[u8]>, u32, KeyedHash>,
-    slots: Vec<Option<Entry>>,
+    hasher: KeyedHash,
+    /// Slot numbers, hashed by their entry's key.
+    index: HashTable<u32>,
+    slots: Vec<Option<StoredAnswer>>,
     free: Vec<u32>,
     hand: usize,
     bytes: usize,
@@ -196,7 +205,8 @@ impl Cache {
     pub fn new(config: CacheConfig, hash: KeyedHash) -> Self {
         Self {
             config,
-            map: HashMap::with_hasher(hash),
+            hasher: hash,
+            index: HashTable::new(),
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
@@ -231,14 +241,10 @@ impl Cache {
         self.config = config;
         if new.max_ttl < old.max_ttl || new.max_ncache_ttl < old.max_ncache_ttl {
             let mut emptied = Vec::new();
-            for (slot, e) in self.slots.iter_mut().enumerate() {
-                let Some(e) = e.as_mut() else { continue };
-                match e.answer.reclamp(&new) {
-                    Some(true) => {
-                        report.shortened += 1;
-                        let ttl = Duration::from_secs(u64::from(e.answer.ttl));
-                        e.expires = e.inserted + ttl;
-                    }
+            for (slot, a) in self.slots.iter_mut().enumerate() {
+                let Some(a) = a.as_mut() else { continue };
+                match a.reclamp(&new) {
+                    Some(true) => report.shortened += 1,
                     Some(false) => {}
                     None => emptied.push(slot as u32),
                 }
@@ -248,26 +254,31 @@ impl Cache {
                 self.remove_slot(slot);
             }
         }
+        // Vacant slots are given back below, so they do not count against the new budget.
         let before = self.stats.evictions;
-        while self.bytes > self.config.max_size && !self.map.is_empty() {
+        while self.bytes - self.free.len() * SLOT_OVERHEAD > self.config.max_size
+            && !self.index.is_empty()
+        {
             self.evict_one(now);
         }
+        self.compact();
         report.evicted = (self.stats.evictions - before) as usize;
-        report.kept = self.map.len();
+        report.kept = self.index.len();
         report
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
-    /// Bytes charged against the budget.
+    /// Bytes charged against the budget: every entry's block and [`BLOCK_OVERHEAD`], and
+    /// [`SLOT_OVERHEAD`] for every slot of the slot array, vacant or not.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -279,75 +290,88 @@ impl Cache {
 
     /// Looks `key` up at `now`, marking the entry recently used.
     pub fn lookup(&mut self, key: &[u8], now: Instant) -> Lookup<'_> {
-        let Some(&slot) = self.map.get(key) else {
+        let Some(slot) = self.find(key) else {
             return Lookup::Miss;
         };
-        let gone = match &self.slots[slot as usize] {
-            Some(e) => now >= e.expires + self.config.max_stale,
-            None => true,
-        };
+        let max_stale = self.config.max_stale;
+        let gone = self.slots[slot as usize]
+            .as_ref()
+            .is_none_or(|a| now >= expires(a) + max_stale);
         if gone {
             self.remove_slot(slot);
             self.stats.expired += 1;
             return Lookup::Miss;
         }
-        let Some(e) = self.slots[slot as usize].as_mut() else {
+        let Some(a) = self.slots[slot as usize].as_mut() else {
             return Lookup::Miss;
         };
-        e.referenced = true;
-        if now < e.expires {
-            let elapsed = secs(now - e.inserted);
+        a.set_referenced(true);
+        let a: &StoredAnswer = a;
+        if now < expires(a) {
+            let elapsed = secs(now - a.inserted());
             Lookup::Fresh {
-                answer: &e.answer,
+                answer: a,
                 elapsed,
-                remaining: e.answer.ttl.saturating_sub(elapsed).max(1),
+                remaining: a.ttl().saturating_sub(elapsed).max(1),
             }
         } else {
             Lookup::Stale {
-                answer: &e.answer,
-                refresh_blocked: now < e.refresh_blocked_until,
+                refresh_blocked: now < a.refresh_blocked_until(),
+                answer: a,
             }
         }
     }
 
     /// Stores `answer` under `key` at `now` (replacing any entry), evicting for the budget.
-    /// Answers that are not cacheable, have TTL 0, or exceed an eighth of the budget are not
-    /// stored. Returns whether it was stored.
-    pub fn insert(&mut self, key: &[u8], answer: StoredAnswer, now: Instant) -> bool {
-        if !answer.cacheable || answer.ttl == 0 {
+    /// `key` must be the answer's [question](StoredAnswer::question) followed by the partition
+    /// byte, as [`write_key`] writes it. Answers that are not cacheable, have TTL 0, exceed an
+    /// eighth of the budget, or do not match `key` are not stored. Returns whether it was
+    /// stored.
+    pub fn insert(&mut self, key: &[u8], mut answer: StoredAnswer, now: Instant) -> bool {
+        if !answer.cacheable() || answer.ttl() == 0 {
             return false;
         }
-        let entry = Entry {
-            key: key.into(),
-            expires: now + Duration::from_secs(u64::from(answer.ttl)),
-            answer,
-            inserted: now,
-            refresh_blocked_until: Instant::ZERO,
-            referenced: false,
+        let Some((&part, question)) = key.split_last() else {
+            self.stats.mismatched += 1;
+            return false;
         };
-        let cost = entry.cost();
-        if cost > self.config.max_size / 8 {
+        if answer.question() != question {
+            self.stats.mismatched += 1;
+            return false;
+        }
+        answer.admit(part, now);
+        let block = answer.cost() + BLOCK_OVERHEAD;
+        if block + SLOT_OVERHEAD > self.config.max_size / 8 {
             self.stats.too_large += 1;
             return false;
         }
-        if let Some(&old) = self.map.get(key) {
+        if let Some(old) = self.find(key) {
             self.remove_slot(old);
         }
-        while self.bytes + cost > self.config.max_size && !self.map.is_empty() {
+        while self.bytes + block + self.new_slot_cost() > self.config.max_size
+            && !self.index.is_empty()
+        {
             self.evict_one(now);
         }
+        self.bytes += block + self.new_slot_cost();
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = Some(entry);
+                self.slots[s as usize] = Some(answer);
                 s
             }
             None => {
-                self.slots.push(Some(entry));
+                if self.slots.len() == self.slots.capacity() {
+                    let grow = (self.slots.len() / 4).max(MIN_SLOT_GROWTH);
+                    self.slots.reserve_exact(grow);
+                }
+                self.slots.push(Some(answer));
                 (self.slots.len() - 1) as u32
             }
         };
-        self.bytes += cost;
-        self.map.insert(key.into(), slot);
+        let hash = hash_key(self.hasher, question, part);
+        let (slots, hasher) = (&self.slots, self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| hash_slot(hasher, slots, s));
         self.stats.inserts += 1;
         true
     }
@@ -355,17 +379,17 @@ impl Cache {
     /// Records that refreshing `key` failed at `now`: stale answers are served without asking
     /// upstream until `until`.
     pub fn block_refresh(&mut self, key: &[u8], until: Instant) {
-        if let Some(&slot) = self.map.get(key)
-            && let Some(e) = self.slots[slot as usize].as_mut()
+        if let Some(slot) = self.find(key)
+            && let Some(a) = self.slots[slot as usize].as_mut()
         {
-            e.refresh_blocked_until = until;
+            a.set_refresh_blocked_until(until);
         }
     }
 
     /// Removes the entry for `key`; returns whether there was one.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        match self.map.get(key) {
-            Some(&slot) => {
+        match self.find(key) {
+            Some(slot) => {
                 self.remove_slot(slot);
                 true
             }
@@ -377,32 +401,101 @@ impl Cache {
     /// or CD bit (`rndc flushname`). Returns how many were removed.
     pub fn remove_name(&mut self, canonical: &[u8]) -> usize {
         let victims: Vec<u32> = self
-            .map
+            .slots
             .iter()
-            .filter(|(k, _)| k.len() == canonical.len() + 5 && k.starts_with(canonical))
-            .map(|(_, &s)| s)
+            .enumerate()
+            .filter_map(|(s, a)| {
+                let q = a.as_ref()?.question();
+                (q.len() == canonical.len() + 4 && q.starts_with(canonical)).then_some(s as u32)
+            })
             .collect();
         for &s in &victims {
             self.remove_slot(s);
         }
+        if self.free.len() > self.index.len() {
+            self.compact();
+        }
         victims.len()
     }
 
-    /// Empties the cache.
+    /// Empties the cache and returns its memory.
     pub fn clear(&mut self) {
-        self.map.clear();
-        self.slots.clear();
-        self.free.clear();
+        self.index = HashTable::new();
+        self.slots = Vec::new();
+        self.free = Vec::new();
         self.hand = 0;
         self.bytes = 0;
     }
 
-    /// Every entry: its key, its answer, and whether it is still fresh at `now`.
+    /// Every entry: its question (the key without the partition byte: lowercased name, QTYPE,
+    /// QCLASS), its answer, and whether it is still fresh at `now`.
     pub fn entries(&self, now: Instant) -> impl Iterator<Item = (&[u8], &StoredAnswer, bool)> {
         self.slots
             .iter()
             .flatten()
-            .map(move |e| (&e.key[..], &e.answer, now < e.expires))
+            .map(move |a| (a.question(), a, now < expires(a)))
+    }
+
+    /// The slot holding `key`.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        let (&part, question) = key.split_last()?;
+        let hash = hash_key(self.hasher, question, part);
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&s| {
+                slots
+                    .get(s as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|a| a.partition() == part && a.question() == question)
+            })
+            .copied()
+    }
+
+    /// Gives vacant slots back: moves the entries to a dense, exactly sized slot array (in
+    /// CLOCK order) and rebuilds the index for it. O(entries); run by the rare bulk operations
+    /// (`reconfigure`, `remove_name`), never by lookups or insertions.
+    fn compact(&mut self) {
+        if self.free.is_empty() {
+            return;
+        }
+        if self.index.is_empty() {
+            self.clear();
+            return;
+        }
+        let old = core::mem::take(&mut self.slots);
+        let mut slots = Vec::with_capacity(self.index.len());
+        let mut hand = 0;
+        for (i, a) in old.into_iter().enumerate() {
+            if i == self.hand {
+                hand = slots.len();
+            }
+            if let Some(a) = a {
+                slots.push(Some(a));
+            }
+        }
+        let mut index = HashTable::with_capacity(slots.len());
+        let mut bytes = slots.len() * SLOT_OVERHEAD;
+        for (i, a) in slots.iter().enumerate() {
+            let Some(a) = a else { continue };
+            bytes += a.cost() + BLOCK_OVERHEAD;
+            let hash = hash_key(self.hasher, a.question(), a.partition());
+            index.insert_unique(hash, i as u32, |&s| hash_slot(self.hasher, &slots, s));
+        }
+        // The hand points at the entry last looked at: the one before the next to visit.
+        self.hand = hand.checked_sub(1).unwrap_or(slots.len() - 1);
+        self.slots = slots;
+        self.index = index;
+        self.free = Vec::new();
+        self.bytes = bytes;
+    }
+
+    /// What the next insertion adds for its slot: nothing when a vacant one is reused.
+    fn new_slot_cost(&self) -> usize {
+        if self.free.is_empty() {
+            SLOT_OVERHEAD
+        } else {
+            0
+        }
     }
 
     /// One CLOCK step sequence: the first entry that is stale or not recently used goes.
@@ -414,12 +507,12 @@ impl Cache {
         // After one full turn every reference bit is clear, so two turns always find a victim.
         for _ in 0..=2 * n {
             self.hand = (self.hand + 1) % n;
-            let Some(e) = self.slots[self.hand].as_mut() else {
+            let Some(a) = self.slots[self.hand].as_mut() else {
                 continue;
             };
-            let stale = now >= e.expires;
-            if e.referenced && !stale {
-                e.referenced = false;
+            let stale = now >= expires(a);
+            if a.referenced() && !stale {
+                a.set_referenced(false);
                 continue;
             }
             self.stats.evictions += 1;
@@ -431,13 +524,44 @@ impl Cache {
         }
     }
 
+    /// Frees `slot`; the vacant slot stays charged until it is reused or the cache empties.
     fn remove_slot(&mut self, slot: u32) {
-        if let Some(e) = self.slots.get_mut(slot as usize).and_then(Option::take) {
-            self.bytes -= e.cost();
-            self.map.remove(&e.key);
+        let Some(a) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.bytes -= a.cost() + BLOCK_OVERHEAD;
+        let hash = hash_key(self.hasher, a.question(), a.partition());
+        if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
+            found.remove();
+        }
+        if self.index.is_empty() {
+            // Nothing left: give the slot array, index and free list back.
+            self.clear();
+        } else {
             self.free.push(slot);
         }
     }
+}
+
+/// The keyed hash of a cache key given as its question and partition byte.
+fn hash_key(hasher: KeyedHash, question: &[u8], partition: u8) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(question);
+    h.write_u8(partition);
+    h.finish()
+}
+
+/// The hash of the entry in `slot` (for the index's resizes).
+fn hash_slot(hasher: KeyedHash, slots: &[Option<StoredAnswer>], slot: u32) -> u64 {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |a| hash_key(hasher, a.question(), a.partition()))
+}
+
+/// When the entry's freshness ends.
+fn expires(a: &StoredAnswer) -> Instant {
+    a.inserted() + Duration::from_secs(u64::from(a.ttl()))
 }
 
 fn secs(d: Duration) -> u32 {
@@ -511,7 +635,7 @@ mod tests {
     #[test]
     fn budget_holds_and_recently_used_survive() {
         let (_, probe) = answer("n0.example", 100);
-        let one = probe.cost() + 17 + ENTRY_OVERHEAD;
+        let one = probe.cost() + ENTRY_OVERHEAD;
         let mut c = cache(one * 10, 0);
         let mut keys = Vec::new();
         for i in 0..10 {
@@ -538,5 +662,56 @@ mod tests {
         }
         assert!(c.stats().evictions >= 30);
         assert_eq!(c.remove_name(&Raw::default().name("n39.example").0), 1);
+    }
+
+    #[test]
+    fn flushes_give_slots_back_and_keep_the_rest_findable() {
+        let mut c = cache(1 << 20, 0);
+        let mut keys = Vec::new();
+        for i in 0..20 {
+            let (k, a) = answer(&format!("f{i}.example"), 100);
+            assert!(c.insert(&k, a, Instant::ZERO));
+            keys.push(k);
+        }
+        let (_, probe) = answer("f0.example", 100);
+        let one = probe.cost() + ENTRY_OVERHEAD;
+        // Names f0..f9 are one byte shorter than f10..f19: same cost within each group.
+        assert_eq!(c.bytes(), 10 * one + 10 * (one + 1));
+        for i in 5..20 {
+            let canonical = Raw::default().name(&format!("f{i}.example")).0;
+            assert_eq!(c.remove_name(&canonical), 1);
+        }
+        // Compacted when vacant slots outnumbered entries (after the eleventh flush); the
+        // four vacated since stay charged until reused or the next compaction.
+        assert_eq!((c.len(), c.bytes()), (5, 5 * one + 4 * SLOT_OVERHEAD));
+        let canonical = Raw::default().name("f4.example").0;
+        assert_eq!(c.remove_name(&canonical), 1);
+        assert_eq!((c.len(), c.bytes()), (4, 4 * one));
+        for k in &keys[..4] {
+            assert!(matches!(c.lookup(k, Instant::ZERO), Lookup::Fresh { .. }));
+        }
+        for k in &keys[4..] {
+            assert!(matches!(c.lookup(k, Instant::ZERO), Lookup::Miss));
+        }
+        let (k, a) = answer("g.example", 100);
+        assert!(c.insert(&k, a, Instant::ZERO));
+        assert!(matches!(c.lookup(&k, Instant::ZERO), Lookup::Fresh { .. }));
+        assert_eq!(c.len(), 5);
+    }
+
+    #[test]
+    fn an_answer_is_stored_only_under_its_own_question() {
+        let mut c = cache(1 << 20, 0);
+        let (mut k, a) = answer("a.example", 60);
+        let (other, _) = answer("b.example", 60);
+        assert!(!c.insert(&other, a.clone(), Instant::ZERO));
+        assert!(!c.insert(&[], a.clone(), Instant::ZERO));
+        assert_eq!((c.stats().mismatched, c.len()), (2, 0));
+        // The partition byte is part of the key: CD=1 is a different entry.
+        *k.last_mut().unwrap() = PARTITION_CD;
+        assert!(c.insert(&k, a, Instant::ZERO));
+        assert!(matches!(c.lookup(&k, Instant::ZERO), Lookup::Fresh { .. }));
+        *k.last_mut().unwrap() = 0;
+        assert!(matches!(c.lookup(&k, Instant::ZERO), Lookup::Miss));
     }
 }

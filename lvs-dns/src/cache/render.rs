@@ -59,14 +59,15 @@ pub fn render(
     } else {
         0
     };
-    let mut out = BytesMut::with_capacity(stored.msg.len() + extra);
-    out.extend_from_slice(&stored.msg);
-    let qend = usize::from(stored.question_end);
+    let msg = stored.msg();
+    let mut out = BytesMut::with_capacity(msg.len() + extra);
+    out.extend_from_slice(msg);
+    let qend = usize::from(stored.question_end());
     // The question: same length by construction (the key matched case-insensitively).
     if client.question.len() == qend - HEADER_LEN {
         out[HEADER_LEN..qend].copy_from_slice(client.question);
     }
-    for &at in stored.ttl_offsets.iter() {
+    for at in stored.ttl_offsets() {
         let at = usize::from(at);
         if let Some(field) = out.get_mut(at..at + 4) {
             let old = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
@@ -239,7 +240,7 @@ mod tests {
         assert!(m.edns().unwrap().dnssec_ok);
         // The stored copy is untouched.
         assert_eq!(
-            Message::parse(&s.msg)
+            Message::parse(s.msg())
                 .unwrap()
                 .answers()
                 .next()

@@ -27,6 +27,14 @@ pub(super) struct FetchRef {
     generation: u32,
 }
 
+impl FetchRef {
+    /// Whether this still names the fetch in its slot of `fetches` (versions in `gens`).
+    pub(super) fn is_live(self, gens: &[u32], fetches: &[Option<Fetch>]) -> bool {
+        let i = self.idx as usize;
+        gens.get(i) == Some(&self.generation) && fetches.get(i).is_some_and(Option::is_some)
+    }
+}
+
 /// What a timer entry is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum TimerKind {
@@ -696,7 +704,7 @@ impl<R: CryptoRng> Forwarder<R> {
                     answer,
                     TtlMode::Fixed(ttl),
                     &view,
-                    super::stale_ede(answer.kind),
+                    super::stale_ede(answer.kind()),
                     ours,
                 )
             }
@@ -771,7 +779,7 @@ impl<R: CryptoRng> Forwarder<R> {
             && let Lookup::Stale { answer, .. } = self.cache.lookup(&f.key, now)
         {
             stale = true;
-            let ede = super::stale_ede(answer.kind);
+            let ede = super::stale_ede(answer.kind());
             for w in &f.waiters {
                 let view = w.view(max_udp);
                 replies.push(render(answer, TtlMode::Fixed(stale_ttl), &view, ede, ours));

@@ -112,6 +112,10 @@ use crate::cache::{
 use crate::wire::{Ede, Header, Message, NameBuf, Section, WireError, opcode, rcode, rtype};
 use fetch::{ClientRef, Fetch, FetchRef, TimerEntry, TimerKind, Waiter};
 
+/// The timer heap is pruned of finished fetches' entries once it holds this many more than
+/// twice the entries left by the last pruning.
+const MIN_TIMER_PRUNE: usize = 64;
+
 /// The shell's identifier of a client TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -200,6 +204,8 @@ pub struct Forwarder<R> {
     by_token: HashMap<u64, (FetchRef, u32), KeyedHash>,
     timers: BinaryHeap<Reverse<TimerEntry>>,
     timer_seq: u64,
+    /// Heap size at which [`prune_timers`](Self::prune_timers) runs next.
+    timer_prune_at: usize,
     next_token: u64,
     hedge_tokens: f64,
     serve_stale: bool,
@@ -237,6 +243,7 @@ impl<R: CryptoRng> Forwarder<R> {
             by_token: HashMap::with_hasher(h5),
             timers: BinaryHeap::new(),
             timer_seq: 0,
+            timer_prune_at: MIN_TIMER_PRUNE,
             next_token: 1,
             hedge_tokens: 1.0,
             transmits: VecDeque::new(),
@@ -434,7 +441,7 @@ impl<R: CryptoRng> Forwarder<R> {
                     remaining,
                 } => {
                     let out = render(answer, TtlMode::Elapsed(elapsed), &view, None, ours);
-                    let due = answer.ttl >= prefetch_min && remaining * 10 <= answer.ttl;
+                    let due = answer.ttl() >= prefetch_min && remaining * 10 <= answer.ttl();
                     (Some((out, false)), due)
                 }
                 Lookup::Stale {
@@ -442,7 +449,7 @@ impl<R: CryptoRng> Forwarder<R> {
                     refresh_blocked,
                 } if self.serve_stale => {
                     if refresh_blocked || !recursion || !header.rd() {
-                        let ede = stale_ede(answer.kind);
+                        let ede = stale_ede(answer.kind());
                         let out = render(answer, TtlMode::Fixed(stale_ttl), &view, ede, ours);
                         (Some((out, true)), false)
                     } else {
@@ -536,6 +543,17 @@ impl<R: CryptoRng> Forwarder<R> {
         }
     }
 
+    /// Drops the timer entries of finished fetches (lazy deletion leaves them in the heap,
+    /// where they would only fire as no-ops), so the heap stays proportional to the pending
+    /// table even when fetches finish faster than their timers come due. Run when the heap
+    /// has doubled since the last pruning: amortised O(1) per timer armed.
+    fn prune_timers(&mut self) {
+        let (gens, fetches) = (&self.gens, &self.fetches);
+        self.timers
+            .retain(|Reverse(e)| e.fetch.is_live(gens, fetches));
+        self.timer_prune_at = 2 * self.timers.len() + MIN_TIMER_PRUNE;
+    }
+
     fn arm(&mut self, at: Instant, fetch: FetchRef, kind: TimerKind) {
         self.timer_seq += 1;
         self.timers.push(Reverse(TimerEntry {
@@ -544,6 +562,9 @@ impl<R: CryptoRng> Forwarder<R> {
             fetch,
             kind,
         }));
+        if self.timers.len() > self.timer_prune_at {
+            self.prune_timers();
+        }
     }
 }
 
