@@ -1,23 +1,52 @@
 #!/usr/bin/env bash
 # Side by side: nutcracker (twemproxy) and lvs-mcproxy in front of the same two memcached, the
-# same pool, the same fixed load (benches/scripts/mcload.py: closed loop, pipelined, 90:10
-# get:set, 100-byte values). Prints throughput and CPU time per request of each proxy (from
-# /proc/<pid>/stat) and the ratios. memtier_benchmark is not packaged in Debian, hence mcload.py.
+# same pool, the same load from the mcload example (bins/examples/mcload/: one thread, mio,
+# pipelined, 90:10 get:set over 10,000 keys, 100-byte values, every reply parsed and checked;
+# a fixed rate is paced without coordinated omission).
 #
-#   benches/scripts/mcproxy_vs_nutcracker.sh [seconds] [connections] [depth] [workers]
+#   benches/scripts/mcproxy_vs_nutcracker.sh [sat|rate|workers|all] [seconds] [conns] [depth]
 #
-# Needs: memcached, nutcracker, python3 (Debian: memcached nutcracker python3). Pins the proxy
-# to CPU 0 and memcached plus the load generator to the other CPUs when taskset exists.
+#   sat      closed loop, both proxies saturated: throughput and CPU time per request. The
+#            proxy runs on CPU 0, memcached and mcload on the other CPUs.
+#   rate     the same fixed offered rate for both (RATE=<requests/s>, by default 60 % of
+#            nutcracker's saturation throughput, measured first): CPU time per request, user
+#            and system separately and their sum, from /proc/<pid>/stat. Pinned as in sat.
+#            "late" counts requests that found their connection's window full (the proxy
+#            fell behind the offered rate).
+#   workers  closed loop, lvs-mcproxy -w 2 against nutcracker, nothing pinned.
+#   all      the three, one after the other.
+#
+# Environment: ROUNDS (default 3) alternating rounds per mode, each proxy measured once per
+# round, the order swapped every round; the medians over the rounds are compared (single runs
+# vary by +-20 % on a shared 2-core machine). RATE for the rate mode. LVS_MCPROXY and MCLOAD
+# override the binaries (built with cargo --release when missing).
+#
+# Needs: memcached, nutcracker, python3 (Debian: memcached nutcracker python3), taskset for the
+# pinning (util-linux). Prints one line per measurement, then the medians and the ratios.
 set -euo pipefail
 
-SECONDS_RUN=${1:-10}
-CONNS=${2:-32}
-DEPTH=${3:-16}
-WORKERS=${4:-1}
+MODE=${1:-sat}
+SECONDS_RUN=${2:-10}
+CONNS=${3:-32}
+DEPTH=${4:-16}
+ROUNDS=${ROUNDS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
+
+case "$MODE" in
+    sat | rate | workers) ;;
+    all)
+        for m in sat rate workers; do "$0" "$m" "$SECONDS_RUN" "$CONNS" "$DEPTH"; echo; done
+        exit 0
+        ;;
+    *) echo "usage: $0 [sat|rate|workers|all] [seconds] [conns] [depth]" >&2; exit 2 ;;
+esac
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer" >&2; exit 2; }
+
 # shellcheck source=benches/scripts/lib.sh
 . "$HERE/lib.sh"
-mcproxy_setup mcproxy-bench
+mcproxy_setup "mcproxy-bench-$MODE"
+MCLOAD=${MCLOAD:-$TARGET/release/examples/mcload}
+[ -x "$MCLOAD" ] || (cd "$BENCH_ROOT" && cargo build --release -p lvs-bins --example mcload)
 
 wait_port() {
     for _ in $(seq 100); do
@@ -26,11 +55,14 @@ wait_port() {
     done
     echo "port $1 never opened" >&2; exit 1
 }
+
 NCPU=$(nproc)
 PROXY_CPU=""; LOAD_CPU=""
-if command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
+if [ "$MODE" != workers ] && command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
     PROXY_CPU="taskset -c 0"; LOAD_CPU="taskset -c 1-$((NCPU - 1))"
 fi
+WORKERS=1
+[ "$MODE" = workers ] && WORKERS=2
 
 M1=$(free_port); M2=$(free_port)
 # shellcheck disable=SC2086 # LOAD_CPU is a command prefix, split on purpose
@@ -55,22 +87,6 @@ $1:
 YML
 }
 
-CLK=$CLK_TCK
-
-run_one() { # label port pid
-    local label=$1 port=$2 pid=$3 before after out ops rate secs
-    $LOAD_CPU python3 "$HERE/mcload.py" --port "$port" --conns 4 --depth 8 --seconds 1 --preload >/dev/null
-    before=$(cpu_ticks "$pid")
-    out=$($LOAD_CPU python3 "$HERE/mcload.py" --port "$port" --conns "$CONNS" --depth "$DEPTH" --seconds "$SECONDS_RUN")
-    after=$(cpu_ticks "$pid")
-    ops=$(sed -E 's/.*ops=([0-9]+).*/\1/' <<<"$out")
-    rate=$(sed -E 's/.*ops_per_s=([0-9]+).*/\1/' <<<"$out")
-    secs=$(awk -v t=$((after - before)) -v c="$CLK" 'BEGIN{print t / c}')
-    printf '%-12s %12s ops/s  %8.2f us CPU/request  (%s)\n' "$label" "$rate" \
-        "$(awk -v s="$secs" -v o="$ops" 'BEGIN{print s * 1e6 / o}')" "$out"
-    eval "RATE_$label=$rate; CPU_$label=$(awk -v s="$secs" -v o="$ops" 'BEGIN{print s * 1e6 / o}')"
-}
-
 N=$(free_port); S=$(free_port); L=$(free_port)
 pool nutcracker "$N" > "$WORK/nutcracker.yml"
 pool lvs "$L" > "$WORK/lvs.yml"
@@ -78,8 +94,86 @@ $PROXY_CPU nutcracker -c "$WORK/nutcracker.yml" -s "$S" -a 127.0.0.1 -o "$WORK/n
 $PROXY_CPU "$MCPROXY" -c "$WORK/lvs.yml" -w "$WORKERS" 2>"$WORK/lvs.log" & LV=$!; PIDS+=($LV)
 wait_port "$N"; wait_port "$L"
 
-echo "load: ${SECONDS_RUN}s, $CONNS connections x depth $DEPTH, 90:10 get:set, 100 B values, 2x memcached -t 1; lvs-mcproxy -w $WORKERS"
-run_one nutcracker "$N" "$NC"
-run_one lvs_mcproxy "$L" "$LV"
-awk -v a="$RATE_lvs_mcproxy" -v b="$RATE_nutcracker" -v c="$CPU_lvs_mcproxy" -v d="$CPU_nutcracker" \
-    'BEGIN{printf "ratio lvs-mcproxy / nutcracker: throughput %.2fx, CPU per request %.2fx\n", a / b, c / d}'
+declare -A PORT=([nutcracker]=$N [lvs-mcproxy]=$L) PID=([nutcracker]=$NC [lvs-mcproxy]=$LV)
+
+mcload() { # mcload arguments...
+    # shellcheck disable=SC2086
+    $LOAD_CPU "$MCLOAD" --conns "$CONNS" --depth "$DEPTH" "$@"
+}
+
+field() { sed -E "s/.*(^| )$1=([^ ]+).*/\\2/" <<<"$2"; }
+
+median() { sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# One run against one proxy: prints a line and appends "ops_per_s user_us sys_us total_us
+# proxy_cpu_percent" (CPU per request from the proxy's /proc/<pid>/stat) to $WORK/<proxy>.rows.
+# "load CPU" is mcload's own CPU time (bash's time), to see whether the generator saturated.
+TIMEFORMAT='%U %S'
+measure() { # proxy round extra-mcload-args...
+    local name=$1 round=$2 out u0 s0 u1 s1 lu lsys
+    shift 2
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/${PID[$name]}/stat")
+    out=$( { time mcload --addr "127.0.0.1:${PORT[$name]}" --seconds "$SECONDS_RUN" "$@"; } 2>"$WORK/time")
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/${PID[$name]}/stat")
+    read -r lu lsys < <(tail -n 1 "$WORK/time")
+    awk -v n="$name" -v r="$round" -v c="$CLK_TCK" -v u=$((u1 - u0)) -v s=$((s1 - s0)) \
+        -v lu="$lu" -v lsys="$lsys" -v ops="$(field ops "$out")" -v secs="$(field seconds "$out")" \
+        -v rate="$(field ops_per_s "$out")" -v e="$(field errors "$out")" \
+        -v late="$(field late "$out")" -v p50="$(field p50_us "$out")" -v p99="$(field p99_us "$out")" \
+        -v rows="$WORK/$name.rows" 'BEGIN {
+            us = ops > 0 ? 1e6 / c / ops : 0
+            cpu = (u + s) / c / secs * 100
+            printf "round %d  %-12s %9.0f ops/s  CPU/request %6.2f us (user %5.2f, sys %5.2f)  proxy CPU %3.0f%%  load CPU %3.0f%%  p50 %.0f us  p99 %.0f us  late %d  errors %d%s\n",
+                r, n, rate, (u + s) * us, u * us, s * us, cpu, (lu + lsys) / secs * 100, p50, p99,
+                late, e, (e > 0 ? "  <-- ERRORS" : "") (late > ops / 100 ? "  <-- LATE" : "")
+            printf "%s %s %s %s %s\n", rate, u * us, s * us, (u + s) * us, cpu >> rows
+        }'
+}
+
+for name in nutcracker lvs-mcproxy; do # fill the cache, then warm up
+    mcload --addr "127.0.0.1:${PORT[$name]}" --seconds 1 --preload >/dev/null
+done
+
+RATE_ARGS=()
+case "$MODE" in
+    sat) echo "sat: closed loop, $CONNS connections x depth $DEPTH, ${SECONDS_RUN}s x $ROUNDS rounds; proxy on CPU 0" ;;
+    workers) echo "workers: closed loop, $CONNS connections x depth $DEPTH, ${SECONDS_RUN}s x $ROUNDS rounds; lvs-mcproxy -w 2, nothing pinned" ;;
+    rate)
+        if [ -z "${RATE:-}" ]; then
+            out=$(mcload --addr "127.0.0.1:$N" --seconds "$SECONDS_RUN")
+            RATE=$(awk -v r="$(field ops_per_s "$out")" 'BEGIN {printf "%d", r * 0.6}')
+            echo "nutcracker saturates at $(field ops_per_s "$out") ops/s; offering 60 %: $RATE/s"
+        fi
+        echo "rate: $RATE requests/s offered, $CONNS connections (at most $DEPTH in flight each), ${SECONDS_RUN}s x $ROUNDS rounds; proxy on CPU 0"
+        RATE_ARGS=(--rate "$RATE")
+        ;;
+esac
+
+for round in $(seq "$ROUNDS"); do
+    order=(nutcracker lvs-mcproxy)
+    [ $((round % 2)) = 0 ] && order=(lvs-mcproxy nutcracker)
+    for name in "${order[@]}"; do measure "$name" "$round" "${RATE_ARGS[@]}"; done
+done
+
+col() { awk -v k="$2" '{print $k}' "$WORK/$1.rows" | median; }
+for name in nutcracker lvs-mcproxy; do
+    printf 'median  %-12s %9.0f ops/s  CPU/request %6.2f us (user %5.2f, sys %5.2f)  proxy CPU %3.0f%%\n' \
+        "$name" "$(col "$name" 1)" "$(col "$name" 4)" "$(col "$name" 2)" "$(col "$name" 3)" "$(col "$name" 5)"
+done
+if [ "$MODE" = sat ]; then
+    for name in nutcracker lvs-mcproxy; do
+        awk -v n="$name" -v p="$(col "$name" 5)" 'BEGIN {
+            if (p < 90)
+                printf "NOTE: %s used %.0f%% of its CPU, so it was not saturated (the load side or other processes held it back): its ops/s is not its capacity; its CPU per request still compares, and 1 / (CPU per request) is the rate it would reach on a CPU of its own\n", n, p
+        }'
+    done
+fi
+awk -v a="$(col lvs-mcproxy 1)" -v b="$(col nutcracker 1)" \
+    -v c="$(col lvs-mcproxy 4)" -v d="$(col nutcracker 4)" \
+    -v cu="$(col lvs-mcproxy 2)" -v du="$(col nutcracker 2)" \
+    -v cs="$(col lvs-mcproxy 3)" -v ds="$(col nutcracker 3)" -v m="$MODE" '
+    function ratio(x, y) { return y > 0 ? sprintf("%.2fx", x / y) : "n/a" }
+    BEGIN {
+        printf "%s: lvs-mcproxy / nutcracker: throughput %s, CPU per request %s (user %s, sys %s)\n",
+            m, ratio(a, b), ratio(c, d), ratio(cu, du), ratio(cs, ds)
+    }'

@@ -1,0 +1,300 @@
+//! The `mcload` example (the proxy benchmarks' load generator) against a real memcached (Debian
+//! package `memcached`): a closed-loop run and a fixed-rate run whose pacing is checked, plus
+//! its behaviour against a server that answers garbage and on bad arguments. Skips loudly
+//! without memcached; fails instead under LVS_REQUIRE_INTEROP=1.
+//!
+//! `cargo test -p lvs-bins` builds the examples before the integration tests; the binary is
+//! found next to this test's executable (`target/<profile>/examples/mcload`); a missing or
+//! stale one fails with the command that builds it.
+
+mod mcproxy_support;
+
+// The example's self-contained parts, compiled here so that `cargo test` runs their unit tests
+// (cargo builds examples for integration tests but does not run their tests).
+// (`dead_code`: what only the example's loop reads is unused here.)
+#[allow(dead_code)]
+#[path = "../examples/mcload/hist.rs"]
+mod hist;
+#[allow(dead_code)]
+#[path = "../examples/mcload/wire.rs"]
+mod wire;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mcproxy_support::{Memcached, require};
+
+/// `target/<profile>/examples/mcload`, beside `target/<profile>/deps/<this test>`.
+fn mcload() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join("mcload");
+    let hint = "run `cargo test -p lvs-bins` (which builds the examples) or \
+                `cargo build -p lvs-bins --example mcload` first";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}: {hint}", bin.display()));
+    // `cargo test --test mcload_smoke` alone does not rebuild the example: refuse a stale one.
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/mcload");
+    for f in std::fs::read_dir(&src).expect("examples/mcload") {
+        let f = f.expect("examples/mcload entry").path();
+        let changed = std::fs::metadata(&f).and_then(|m| m.modified()).unwrap();
+        assert!(
+            changed <= built,
+            "{} is older than {}: {hint}",
+            bin.display(),
+            f.display()
+        );
+    }
+    bin
+}
+
+/// Runs mcload with `args`; fails the test if it has not exited within 60 s.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(mcload())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mcload");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for mcload").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mcload {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("mcload output")
+}
+
+/// The `name=value` fields of mcload's result line.
+fn fields(out: &Output) -> HashMap<String, f64> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mcload failed ({}): {stdout}{stderr}",
+        out.status
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    let map: HashMap<String, f64> = line
+        .split_whitespace()
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect();
+    for k in [
+        "ops",
+        "seconds",
+        "ops_per_s",
+        "errors",
+        "late",
+        "p50_us",
+        "p99_us",
+        "p999_us",
+    ] {
+        assert!(map.contains_key(k), "no {k} in {line:?} (stderr: {stderr})");
+    }
+    map
+}
+
+#[test]
+fn mcload_closed_loop_and_fixed_rate_against_memcached() {
+    let Some(bin) = require(
+        "memcached",
+        "memcached",
+        "mcload_closed_loop_and_fixed_rate_against_memcached",
+    ) else {
+        return;
+    };
+    let server = Memcached::start(&bin);
+    let addr = format!("127.0.0.1:{}", server.port);
+
+    let closed = fields(&run(&[
+        "--addr",
+        &addr,
+        "--seconds",
+        "1",
+        "--conns",
+        "4",
+        "--depth",
+        "8",
+        "--keys",
+        "1000",
+        "--preload",
+    ]));
+    eprintln!("closed loop: {closed:?}");
+    assert!(closed["ops"] > 0.0, "{closed:?}");
+    assert_eq!(closed["errors"], 0.0, "{closed:?}");
+    assert_eq!(
+        closed["late"], 0.0,
+        "a closed loop is never late: {closed:?}"
+    );
+    assert!(closed["p50_us"] > 0.0 && closed["p50_us"] <= closed["p999_us"]);
+
+    let (rate, seconds) = (2000.0, 1.0);
+    let paced = fields(&run(&[
+        "--addr",
+        &addr,
+        "--seconds",
+        "1",
+        "--rate",
+        "2000",
+        "--conns",
+        "4",
+        "--depth",
+        "8",
+        "--keys",
+        "1000",
+    ]));
+    eprintln!("fixed rate: {paced:?}");
+    assert_eq!(paced["errors"], 0.0, "{paced:?}");
+    let expected = rate * seconds;
+    assert!(
+        (paced["ops"] - expected).abs() <= 0.3 * expected,
+        "a fixed rate of {rate}/s for {seconds} s should complete about {expected} requests: \
+         {paced:?}"
+    );
+}
+
+/// A server that answers every read with a line no memcached sends, until stopped.
+struct GarbageServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GarbageServer {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut clients = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok((s, _)) = listener.accept() {
+                    s.set_nonblocking(true).unwrap();
+                    clients.push(s);
+                }
+                let mut buf = [0u8; 4096];
+                for c in &mut clients {
+                    if let Ok(n) = c.read(&mut buf)
+                        && n > 0
+                    {
+                        let _ = c.write_all(b"BOGUS REPLY\r\n");
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        Self {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for GarbageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn mcload_counts_garbage_replies_as_errors_without_failing() {
+    let server = GarbageServer::start();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let out = fields(&run(&[
+        "--addr",
+        &addr,
+        "--seconds",
+        "0.5",
+        "--conns",
+        "2",
+        "--depth",
+        "4",
+    ]));
+    assert_eq!(out["ops"], 0.0, "{out:?}");
+    assert!(out["errors"] > 0.0, "{out:?}");
+}
+
+#[test]
+fn mcload_counts_late_requests_when_the_server_stalls() {
+    // A listener that never reads: the kernel completes the handshakes, nothing answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let out = fields(&run(&[
+        "--addr",
+        &addr,
+        "--seconds",
+        "1",
+        "--rate",
+        "500",
+        "--conns",
+        "2",
+        "--depth",
+        "2",
+    ]));
+    drop(listener);
+    assert_eq!(out["ops"], 0.0, "{out:?}");
+    assert_eq!(out["errors"], 0.0, "a stall is not an error: {out:?}");
+    // 500 due, 4 of them sent (2 connections x depth 2), the rest late.
+    let late = out["late"];
+    assert!((346.0..=496.0).contains(&late), "{out:?}");
+}
+
+#[test]
+fn mcload_refuses_bad_arguments() {
+    for bad in [
+        &["--conns", "0"][..],
+        &["--depth", "0"],
+        &["--seconds", "0"],
+        &["--seconds", "NaN"],
+        &["--rate", "0"],
+        &["--rate", "inf"],
+        &["--rate", "2e7"],
+        &["--rate", "-5"],
+        &["--keys", "0"],
+        &["--size", "0"],
+        &["--size", "2000000"],
+        &["--size", "x"],
+        &["--get-ratio", "1.5"],
+        &["--conns", "4096", "--depth", "4096"],
+    ] {
+        let mut args = vec!["--addr", "127.0.0.1:1"];
+        args.extend_from_slice(bad);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
+    let out = run(&["--seconds", "1"]);
+    assert_eq!(out.status.code(), Some(2), "--addr is required: {out:?}");
+    let out = run(&["--addr", "no-port"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // Nobody listens: a clear failure, not a panic.
+    let port = mcproxy_support::free_port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let out = run(&["--addr", &addr, "--seconds", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("cannot connect"), "{msg}");
+}
