@@ -129,6 +129,12 @@ pub struct Worker {
     up_tcp: HashMap<u64, UpTcp>,
     next_id: u64,
     arena: BytesMut,
+    /// Where `recvmmsg` puts a batch of client queries (one [`SLOT`] each); zeroed once and
+    /// reused, so a batch costs no clearing of the slots' unused tails.
+    rx_slots: Box<[u8]>,
+    /// The queries of one batch packed end to end and handed out as slices of one buffer,
+    /// which is reclaimed for the next batch once they are dropped.
+    packed: BytesMut,
     received: [Received; BATCH],
     /// Replies per listen socket, sent together by [`Worker::flush_replies`].
     replies: Vec<Vec<(SocketAddr, Bytes)>>,
@@ -220,6 +226,8 @@ impl Worker {
             up_tcp: HashMap::new(),
             next_id: 1,
             arena: BytesMut::with_capacity(ARENA * 4),
+            rx_slots: vec![0; ARENA].into_boxed_slice(),
+            packed: BytesMut::with_capacity(ARENA),
             received: [Received {
                 len: 0,
                 src: None,
@@ -393,8 +401,7 @@ impl Worker {
         };
         let (fd, local) = (self.udp[i].0.as_raw_fd(), self.udp[i].1);
         for _ in 0..READ_BUDGET / BATCH {
-            self.arena();
-            let n = match batch::recv_batch(fd, &mut self.arena[..ARENA], &mut self.received) {
+            let n = match batch::recv_batch(fd, &mut self.rx_slots, &mut self.received) {
                 Ok(n) if n > 0 => n,
                 Ok(_) => return,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -404,15 +411,23 @@ impl Worker {
                     return;
                 }
             };
-            let extent = (n - 1) * SLOT + self.received[n - 1].len;
-            let chunk = self.arena.split_to(extent).freeze();
-            for k in 0..n {
+            let total: usize = self.received[..n].iter().map(|r| r.len).sum();
+            self.packed.reserve(total);
+            let mut spans = [(0, 0); BATCH];
+            for (k, r) in self.received[..n].iter().enumerate() {
+                let at = self.packed.len();
+                self.packed
+                    .extend_from_slice(&self.rx_slots[k * SLOT..k * SLOT + r.len]);
+                spans[k] = (at, at + r.len);
+            }
+            let chunk = self.packed.split().freeze();
+            for (k, &(from, to)) in spans[..n].iter().enumerate() {
                 let r = self.received[k];
                 let Some(src) = r.src.filter(|_| !r.truncated) else {
                     self.stats.oversized_queries += 1;
                     continue;
                 };
-                let payload = chunk.slice(k * SLOT..k * SLOT + r.len);
+                let payload = chunk.slice(from..to);
                 self.fwd
                     .handle_datagram(now, Datagram::new(src, local, payload));
                 self.drain(now);
