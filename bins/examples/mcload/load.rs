@@ -14,10 +14,14 @@ use mio::{Events, Interest, Poll, Token};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use lvs_bins::io::DeadlineTimer;
+
 use crate::hist::Histogram;
-use crate::timer::{TIMER, Timer};
 use crate::wire::{Req, Step, classify, write_request};
 use crate::{CONNECT_TIMEOUT, Config};
+
+/// The open loop's timer's poll token.
+const TIMER: Token = Token(usize::MAX);
 
 /// How long a dropped connection waits before it is opened again.
 const RETRY_NS: u64 = 100_000_000;
@@ -374,7 +378,7 @@ impl Load {
     }
 
     pub(crate) fn run(&mut self) -> io::Result<String> {
-        let mut timer = Timer::new(&self.poll)?;
+        let mut timer = DeadlineTimer::register(self.poll.registry(), TIMER)?;
         let mut events = Events::with_capacity(1024);
         self.t0 = self.now();
         let end = self.t0 + self.cfg.run_ns;
@@ -404,7 +408,7 @@ impl Load {
             for c in self.conns.iter().filter(|c| c.sock.is_none()) {
                 wake = wake.min(c.retry_at);
             }
-            timer.arm(self.clock.monotonic_at(Instant::from_nanos(wake)))?;
+            timer.set(Some(self.clock.monotonic_at(Instant::from_nanos(wake))))?;
             match self.poll.poll(&mut events, None) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -412,7 +416,7 @@ impl Load {
             }
             for ev in &events {
                 if ev.token() == TIMER {
-                    timer.fired();
+                    timer.drain();
                     continue;
                 }
                 let i = ev.token().0;

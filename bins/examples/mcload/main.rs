@@ -38,7 +38,6 @@
 
 mod hist;
 mod load;
-mod timer;
 mod wire;
 
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -107,3 +107,4 @@ pub use signal::{HANDLED, SignalAction};
 pub use socket::{
     DatagramSocket, Group, RawOptions, SocketKind, UdpOptions, tcp_connect, tcp_listener,
 };
+pub use timer::DeadlineTimer;

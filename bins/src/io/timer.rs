@@ -10,7 +10,7 @@ use mio::{Interest, Registry, Token};
 
 /// One non-blocking, close-on-exec `timerfd`, armed at absolute `CLOCK_MONOTONIC` times.
 #[derive(Debug)]
-pub(crate) struct DeadlineTimer {
+pub struct DeadlineTimer {
     fd: OwnedFd,
     /// The absolute time the timer is armed for; `None` when disarmed.
     armed: Option<Duration>,
@@ -25,7 +25,7 @@ fn timespec(d: Duration) -> libc::timespec {
 
 impl DeadlineTimer {
     /// Create the timer and register it, readable, under `token`.
-    pub(crate) fn register(registry: &Registry, token: Token) -> io::Result<Self> {
+    pub fn register(registry: &Registry, token: Token) -> io::Result<Self> {
         // SAFETY: plain syscall with constant flags; the result is checked below.
         let raw = unsafe {
             libc::timerfd_create(
@@ -44,7 +44,7 @@ impl DeadlineTimer {
 
     /// Fire at the absolute `CLOCK_MONOTONIC` time `at`, or never with `None`. A no-op when
     /// the timer is already set that way, so an unchanged deadline costs no syscall.
-    pub(crate) fn set(&mut self, at: Option<Duration>) -> io::Result<()> {
+    pub fn set(&mut self, at: Option<Duration>) -> io::Result<()> {
         if self.armed == at {
             return Ok(());
         }
@@ -74,7 +74,7 @@ impl DeadlineTimer {
 
     /// Read the expiration count so the descriptor is no longer readable; the timer is then
     /// disarmed (it is one-shot) until the next [`DeadlineTimer::set`].
-    pub(crate) fn drain(&mut self) {
+    pub fn drain(&mut self) {
         let mut count = [0u8; 8];
         // SAFETY: reads at most 8 bytes into an 8-byte buffer; the fd is non-blocking.
         let n = unsafe { libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
