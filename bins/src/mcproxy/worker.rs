@@ -189,6 +189,8 @@ pub struct Worker {
     pipe_ready: Vec<Key>,
     /// Shared connections with bytes to write.
     pipe_writes: Vec<Key>,
+    /// The shared connections' writes were held back for one more look at the poll.
+    writes_held: bool,
     ejections: Vec<(usize, usize)>,
     stopping: Option<Instant>,
     next_tick: Instant,
@@ -226,6 +228,7 @@ impl Worker {
             dirty: Vec::new(),
             pipe_ready: Vec::new(),
             pipe_writes: Vec::new(),
+            writes_held: false,
             ejections: Vec::new(),
             stopping: None,
             next_tick: clock.now(),
@@ -293,11 +296,12 @@ impl Worker {
                     wake = wake.min(t);
                 }
             }
-            let timeout = if self.dirty.is_empty() && self.pipe_ready.is_empty() {
-                self.clock.timeout_until(wake).min(MAX_TICK)
-            } else {
-                Duration::ZERO
-            };
+            let timeout =
+                if self.dirty.is_empty() && self.pipe_ready.is_empty() && !self.writes_held {
+                    self.clock.timeout_until(wake).min(MAX_TICK)
+                } else {
+                    Duration::ZERO
+                };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -325,7 +329,15 @@ impl Worker {
             for k in dirty {
                 self.service(k, now);
             }
-            self.pipes_write(now);
+            // Requests for the shared backend connections wait for one non-blocking look at
+            // the poll first, so clients whose requests arrive meanwhile share the write (as
+            // nutcracker's deferred EPOLLOUT does), at the cost of one epoll_wait.
+            if self.pipe_writes.is_empty() || self.writes_held {
+                self.pipes_write(now);
+                self.writes_held = false;
+            } else {
+                self.writes_held = true;
+            }
             if now >= self.next_tick {
                 self.sweep(now);
                 self.next_tick = now + self.tick_interval();
