@@ -1,7 +1,7 @@
 //! Forwarding client packets to their real server (NAT, DR, TUN) and ICMP errors.
 
 use super::tunnel::{Encap, Tunnel, encapsulate, fits};
-use super::{Director, DropReason, Forward, RealId, Verdict};
+use super::{Director, DropReason, Forward, RealConfig, RealId, Verdict};
 use crate::Instant;
 use crate::conntrack::ConnKey;
 use crate::packet::{
@@ -35,7 +35,9 @@ impl Director {
                 len: view.l3_offset + view.ip_len,
             }
         } else {
-            match self.forward_dr_tun(frame, view, real) {
+            // Only DR and TUN copy the whole configuration (NAT needs three fields).
+            let cfg = r.config;
+            match self.forward_dr_tun(frame, view, &cfg) {
                 Ok(v) => v,
                 Err(v) => return v,
             }
@@ -59,12 +61,8 @@ impl Director {
         &mut self,
         frame: &mut Vec<u8>,
         view: &mut PacketView,
-        real: RealId,
+        cfg: &RealConfig,
     ) -> Result<Verdict, Verdict> {
-        let Ok(r) = self.real_slot(real) else {
-            return Err(self.drop(DropReason::RealRemoved));
-        };
-        let cfg = r.config;
         Ok(match cfg.forward {
             // NAT never comes here (`forward_in` handles it).
             Forward::Nat | Forward::Dr => {

@@ -570,63 +570,49 @@ impl Director {
         was_active: bool,
         now_active: bool,
     ) {
-        if flags.has(UNCOUNTED) {
-            return;
-        }
-        if let Some(s) = self
-            .slots
-            .get_mut(usize::from(svc))
-            .and_then(Option::as_mut)
-        {
-            s.sched.conn_changed(
-                DestId(real.0),
-                conn_state(was_active),
-                conn_state(now_active),
-            );
-        }
-        if let Ok(r) = self.real_slot_mut(real) {
-            if was_active {
-                r.active = r.active.saturating_sub(1);
-                r.inactive += 1;
-            } else {
-                r.inactive = r.inactive.saturating_sub(1);
-                r.active += 1;
-            }
+        if !flags.has(UNCOUNTED) {
+            self.recount(real, svc, Some(was_active), Some(now_active));
         }
     }
 
     /// Count a new connection on `real` and its scheduler, active or not.
     fn bind(&mut self, real: RealId, svc: u16, active: bool) {
-        if let Some(s) = self
-            .slots
-            .get_mut(usize::from(svc))
-            .and_then(Option::as_mut)
-        {
-            s.sched.conn_bound(DestId(real.0), conn_state(active));
-        }
-        if let Ok(r) = self.real_slot_mut(real) {
-            if active {
-                r.active += 1;
-            } else {
-                r.inactive += 1;
-            }
-        }
+        self.recount(real, svc, None, Some(active));
     }
 
     /// Take one counted connection (active or not) off `real`'s counts and its scheduler.
     fn uncount(&mut self, real: RealId, svc: u16, active: bool) {
+        self.recount(real, svc, Some(active), None);
+    }
+
+    /// The one place a connection's count moves: from `from` (active or not; `None` for a new
+    /// connection) to `to` (`None` when it stops counting), on the service's scheduler and on
+    /// `real`'s active/inactive counters.
+    #[inline]
+    fn recount(&mut self, real: RealId, svc: u16, from: Option<bool>, to: Option<bool>) {
         if let Some(s) = self
             .slots
             .get_mut(usize::from(svc))
             .and_then(Option::as_mut)
         {
-            s.sched.conn_unbound(DestId(real.0), conn_state(active));
+            let d = DestId(real.0);
+            match (from, to) {
+                (None, Some(t)) => s.sched.conn_bound(d, conn_state(t)),
+                (Some(f), None) => s.sched.conn_unbound(d, conn_state(f)),
+                (Some(f), Some(t)) => s.sched.conn_changed(d, conn_state(f), conn_state(t)),
+                (None, None) => {}
+            }
         }
         if let Ok(r) = self.real_slot_mut(real) {
-            if active {
-                r.active = r.active.saturating_sub(1);
-            } else {
-                r.inactive = r.inactive.saturating_sub(1);
+            match from {
+                Some(true) => r.active = r.active.saturating_sub(1),
+                Some(false) => r.inactive = r.inactive.saturating_sub(1),
+                None => {}
+            }
+            match to {
+                Some(true) => r.active += 1,
+                Some(false) => r.inactive += 1,
+                None => {}
             }
         }
     }
