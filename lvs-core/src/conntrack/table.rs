@@ -434,6 +434,7 @@ impl ConnTable {
     /// The key hash `lookup_in` / `lookup_out` use for this client (first step of a batched
     /// lookup: hash a group of packets, then [`ConnTable::bucket_head`] them, then
     /// [`ConnTable::touch`] the candidates, so their cache misses overlap).
+    #[inline]
     pub fn key_hash(&self, protocol: u8, caddr: IpAddr, cport: u16) -> u32 {
         let (c16, _) = to16(caddr);
         self.hash(protocol, &c16, cport)
@@ -459,23 +460,15 @@ impl ConnTable {
     /// Find the entry for a client→virtual-service packet (or a template with `cport` 0).
     #[inline]
     pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
-        let (caddr, _) = to16(key.caddr);
-        let hash = self.hash(key.protocol, &caddr, key.cport);
-        self.find(hash, key.protocol, &caddr, key.cport, |c| {
-            c.vip == key.vip && c.vport == key.vport
-        })
+        self.lookup_in_hashed(key, self.key_hash(key.protocol, key.caddr, key.cport))
     }
 
     /// [`ConnTable::lookup_in`] that also returns the key's hash, for an insert after a miss
     /// ([`ConnTable::insert_hashed`]).
     #[inline(never)]
     pub(crate) fn lookup_in_and_hash(&self, key: &ConnKey) -> (Option<ConnId>, u32) {
-        let (caddr, _) = to16(key.caddr);
-        let hash = self.hash(key.protocol, &caddr, key.cport);
-        let found = self.find(hash, key.protocol, &caddr, key.cport, |c| {
-            c.vip == key.vip && c.vport == key.vport
-        });
-        (found, hash)
+        let hash = self.key_hash(key.protocol, key.caddr, key.cport);
+        (self.lookup_in_hashed(key, hash), hash)
     }
 
     /// [`ConnTable::lookup_in`] with the key's hash already computed by
@@ -570,8 +563,7 @@ impl ConnTable {
         new: NewConn,
         timeout: Duration,
     ) -> Result<Inserted, TableFull> {
-        let (caddr, _) = to16(new.key.caddr);
-        let hash = self.hash(new.key.protocol, &caddr, new.key.cport);
+        let hash = self.key_hash(new.key.protocol, new.key.caddr, new.key.cport);
         self.insert_hashed(now, new, timeout, hash)
     }
 
