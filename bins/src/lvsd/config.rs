@@ -67,6 +67,7 @@ use lvs_sched::SchedFlags;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::packet::reconcile::check_packet_service;
 use super::packet::spec::parse_plane;
 pub use super::packet::spec::{DataPlane, PacketSpec, forward_label};
 
@@ -672,21 +673,8 @@ impl ConfigFile {
                     }
                 }
                 DataPlane::Packet(p) => {
-                    let v4 = s.key.1.is_ipv4() && s.reals.iter().all(|r| r.addr.is_ipv4());
-                    if !v4 || s.key.1.ip().is_unspecified() {
-                        return err(format!(
-                            "service {} {}: packet mode takes IPv4 virtual and real addresses \
-                             (ARP; no neighbour discovery for IPv6 yet) and a specific VIP",
-                            s.key.0.label(),
-                            s.key.1
-                        ));
-                    }
-                    if s.proxy_protocol {
-                        return err(format!(
-                            "service {} {}: proxy_protocol is for proxy mode",
-                            s.key.0.label(),
-                            s.key.1
-                        ));
+                    if let Err(e) = check_packet_service(&s) {
+                        return err(format!("service {e}"));
                     }
                     for (addr, f, _) in methods {
                         p.forward.insert((s.key, addr), f);

@@ -103,6 +103,27 @@ fn service_config(s: &ServiceSpec) -> ServiceConfig {
     }
 }
 
+/// What packet mode refuses in one service on its own: a VIP that is not a specific IPv4
+/// address, an IPv6 real server, the PROXY protocol. Shared by the configuration file's
+/// checks and [`validate`].
+pub(crate) fn check_packet_service(s: &ServiceSpec) -> Result<(), String> {
+    let n = name(s.key);
+    let v4 = |a: SocketAddr| matches!(a.ip(), IpAddr::V4(_));
+    if !v4(s.key.1) || s.key.1.ip().is_unspecified() {
+        return Err(format!(
+            "{n}: packet mode takes a specific IPv4 virtual address (ARP; no neighbour \
+             discovery for IPv6 yet)"
+        ));
+    }
+    if s.proxy_protocol {
+        return Err(format!("{n}: proxy_protocol is for proxy mode"));
+    }
+    if let Some(r) = s.reals.iter().find(|r| !v4(r.addr)) {
+        return Err(format!("{n}: real {}: packet mode takes IPv4", r.addr));
+    }
+    Ok(())
+}
+
 /// Everything packet mode refuses, checked before anything changes.
 pub fn validate(wanted: &[Wanted]) -> Result<(), String> {
     for (i, w) in wanted.iter().enumerate() {
@@ -111,24 +132,12 @@ pub fn validate(wanted: &[Wanted]) -> Result<(), String> {
         if wanted[..i].iter().any(|o| o.spec.key == s.key) {
             return Err(format!("service {n} defined twice"));
         }
-        let v4 = |a: SocketAddr| matches!(a.ip(), IpAddr::V4(_));
-        if !v4(s.key.1) || s.key.1.ip().is_unspecified() {
-            return Err(format!(
-                "{n}: packet mode takes a specific IPv4 virtual address (ARP; no neighbour \
-                 discovery for IPv6 yet)"
-            ));
-        }
-        if s.proxy_protocol {
-            return Err(format!("{n}: proxy_protocol is for proxy mode"));
-        }
+        check_packet_service(s)?;
         check_scheduler(&s.scheduler, s.flags).map_err(|e| format!("{n}: {e}"))?;
         if w.forward.len() != s.reals.len() {
             return Err(format!("{n}: a forwarding method for every real server"));
         }
         for (j, (r, f)) in s.reals.iter().zip(&w.forward).enumerate() {
-            if !v4(r.addr) {
-                return Err(format!("{n}: real {}: packet mode takes IPv4", r.addr));
-            }
             if s.reals[..j].iter().any(|o| o.addr == r.addr) {
                 return Err(format!("{n}: real server {} listed twice", r.addr));
             }
