@@ -440,17 +440,22 @@ mod tests {
             }
         });
         let mut p = Probe::start(req).unwrap();
-        let end = std::time::Instant::now() + Duration::from_secs(5);
-        let r = loop {
-            if let Some(r) = p.advance() {
-                break r;
-            }
-            assert!(std::time::Instant::now() < end, "probe did not finish");
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let r = finish(&mut p);
         drop(p);
         t.join().unwrap();
         r
+    }
+
+    /// Advances `p` until it has a result (failing the test after 5 s).
+    fn finish(p: &mut Probe) -> ProbeResult {
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(r) = p.advance() {
+                return r;
+            }
+            assert!(std::time::Instant::now() < end, "probe did not finish");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn req(target: std::net::SocketAddr, probe: ProbeSpec) -> ProbeRequest {
@@ -484,14 +489,7 @@ mod tests {
                 return r;
             }
         };
-        let end = std::time::Instant::now() + Duration::from_secs(5);
-        let r = loop {
-            if let Some(r) = p.advance() {
-                break r;
-            }
-            assert!(std::time::Instant::now() < end, "probe did not finish");
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let r = finish(&mut p);
         t.join().unwrap();
         r
     }
@@ -524,14 +522,7 @@ mod tests {
         drop(closed);
         let probe = ProbeSpec::Udp(SendExpect::nanny(0, Some("x"), Some("y"), false));
         let mut p = Probe::start(&req(target, probe)).unwrap();
-        let end = std::time::Instant::now() + Duration::from_secs(5);
-        let r = loop {
-            if let Some(r) = p.advance() {
-                break r;
-            }
-            assert!(std::time::Instant::now() < end, "probe did not finish");
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let r = finish(&mut p);
         assert_eq!(r, ProbeResult::Fail(FailReason::Connect));
     }
 
