@@ -12,10 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lvs_bins::io::{EventLoop, Exit, init_logging};
+use lvs_bins::io::{Exit, init_logging};
 use lvs_bins::vrrpd::config::Plan;
-use lvs_bins::vrrpd::daemon::Daemon;
-use lvs_bins::vrrpd::{FileShell, Format, load};
+use lvs_bins::vrrpd::{FileShell, Format, load, start};
 
 /// A VRRP daemon (RFC 3768 / 5798 / 9568) that interoperates with keepalived.
 #[derive(Debug, Parser)]
@@ -92,14 +91,7 @@ fn main() -> ExitCode {
 }
 
 fn run(plan: Plan, mut shell: FileShell) -> Result<(), String> {
-    let mut el = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
-    el.handle_signals().map_err(|e| format!("signals: {e}"))?;
-    lvs_bins::vrrpd::host::apply_realtime(plan.rt_priority);
-    let mut daemon = Daemon::new();
-    let now = el.clock().now();
-    daemon
-        .apply(plan, el.sockets(), now)
-        .map_err(|errs| errs.join("; "))?;
+    let (mut el, mut daemon) = start(plan, None)?;
     let exit = el
         .run(&mut daemon, &mut shell)
         .map_err(|e| format!("event loop: {e}"))?;

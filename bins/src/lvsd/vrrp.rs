@@ -29,10 +29,9 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use crate::io::{EventLoop, Exit, StopHandle};
-use crate::vrrpd::daemon::Daemon;
+use crate::io::{Exit, StopHandle};
 use crate::vrrpd::held::HeldVips;
-use crate::vrrpd::{FileShell, Format, load};
+use crate::vrrpd::{FileShell, Format, load, start};
 
 /// The VRRP half, running.
 #[derive(Debug)]
@@ -70,22 +69,9 @@ impl VrrpHalf {
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
             .spawn(move || -> Result<Exit, String> {
-                let started = (|| -> Result<(EventLoop, Daemon), String> {
-                    let mut el = EventLoop::new().map_err(|e| format!("vrrp: event loop: {e}"))?;
-                    el.handle_signals()
-                        .map_err(|e| format!("vrrp: signals: {e}"))?;
-                    // Only this thread: the data plane keeps the normal scheduler.
-                    crate::vrrpd::host::apply_realtime(plan.rt_priority);
-                    let mut daemon = Daemon::new();
-                    if let Some(held) = publish {
-                        daemon.publish_to(held);
-                    }
-                    let now = el.clock().now();
-                    daemon
-                        .apply(plan, el.sockets(), now)
-                        .map_err(|errs| format!("vrrp: {}", errs.join("; ")))?;
-                    Ok((el, daemon))
-                })();
+                // Only this thread gets the real-time priority: the data plane keeps the
+                // normal scheduler.
+                let started = start(plan, publish).map_err(|e| format!("vrrp: {e}"));
                 let (mut el, mut daemon) = match started {
                     Ok(v) => v,
                     Err(e) => {

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Plan};
 
-use crate::io::{Control, Handler};
+use crate::io::{Control, EventLoop, Handler};
 
 /// The configuration file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,28 @@ pub fn load(path: &Path, format: Format) -> Result<Plan, Vec<String>> {
             .map(|e| format!("{}: {e}", path.display()))
             .collect()
     })
+}
+
+/// Opens the event loop (with signal handling), gives the calling thread `plan`'s real-time
+/// priority and starts `plan`'s instances on the loop's sockets; with `publish`, masters write
+/// their VIPs into that handle instead of adding them to the interfaces. The start of
+/// lvs-vrrpd and of lvsd's VRRP half.
+pub fn start(
+    plan: Plan,
+    publish: Option<held::HeldVips>,
+) -> Result<(EventLoop, daemon::Daemon), String> {
+    let mut el = EventLoop::new().map_err(|e| format!("event loop: {e}"))?;
+    el.handle_signals().map_err(|e| format!("signals: {e}"))?;
+    host::apply_realtime(plan.rt_priority);
+    let mut daemon = daemon::Daemon::new();
+    if let Some(held) = publish {
+        daemon.publish_to(held);
+    }
+    let now = el.clock().now();
+    daemon
+        .apply(plan, el.sockets(), now)
+        .map_err(|errs| errs.join("; "))?;
+    Ok((el, daemon))
 }
 
 /// The event-loop hooks of a VRRP daemon run from a file: SIGHUP reads the file again and
