@@ -1,5 +1,5 @@
 //! The director pair's VRRP inside lvsd: [`VrrpHalf`] runs lvs-vrrpd's
-//! [`Daemon`] on its own event loop in a thread beside the data
+//! [`Daemon`](crate::vrrpd::daemon::Daemon) on its own event loop in a thread beside the data
 //! plane, as keepalived runs its VRRP and checker halves side by side.
 //!
 //! Its configuration is an lvs-vrrpd file, named by the `[vrrp]` table of lvsd's TOML or, for
