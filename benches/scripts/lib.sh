@@ -10,10 +10,14 @@
 #                                  memcached/nutcracker/python3 required, bench_workdir NAME
 #   start_memcached PORT MIB [CMD...]  one memcached on 127.0.0.1:PORT (as nobody when root),
 #                                  run under CMD (e.g. taskset -c 1) when given
+#   cpu_group NAME FRACTION PERIOD_US  CG=<a new cgroup (v1 cpu controller) whose tasks share
+#                                  FRACTION of one CPU per PERIOD_US>; removed at exit
+#   cpu_group_add CG TID...        moves threads (or whole processes' main threads) into CG
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLK_TCK=$(getconf CLK_TCK)
 PIDS=()
+CGROUPS=()
 
 bench_require() {
     for p in "$@"; do
@@ -28,6 +32,7 @@ bench_build() {
 bench_cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 
@@ -52,4 +57,25 @@ start_memcached() {
     local user=()
     [ "$(id -u)" = 0 ] && user=(-u nobody)
     "${@:3}" memcached "${user[@]}" -l 127.0.0.1 -U 0 -t 1 -m "$2" -p "$1" & PIDS+=($!)
+}
+
+CPU_CGROUP_ROOT=/sys/fs/cgroup/cpu
+
+cpu_group() {
+    if [ ! -w "$CPU_CGROUP_ROOT" ] || [ ! -e "$CPU_CGROUP_ROOT/cpu.cfs_quota_us" ]; then
+        echo "a CPU budget needs the cgroup v1 cpu controller at $CPU_CGROUP_ROOT and root" >&2
+        exit 2
+    fi
+    awk -v f="$2" 'BEGIN {exit !(f > 0 && f <= 1)}' || { echo "CPU fraction must be in (0, 1]" >&2; exit 2; }
+    CG=$CPU_CGROUP_ROOT/$1
+    mkdir "$CG"
+    CGROUPS+=("$CG")
+    echo "$3" >"$CG/cpu.cfs_period_us"
+    awk -v f="$2" -v p="$3" 'BEGIN {printf "%d\n", f * p}' >"$CG/cpu.cfs_quota_us"
+}
+
+cpu_group_add() {
+    local g=$1 t
+    shift
+    for t in "$@"; do echo "$t" >"$g/tasks"; done
 }

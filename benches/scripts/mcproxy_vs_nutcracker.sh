@@ -4,7 +4,7 @@
 # pipelined, 90:10 get:set over 10,000 keys, 100-byte values, every reply parsed and checked;
 # a fixed rate is paced without coordinated omission).
 #
-#   benches/scripts/mcproxy_vs_nutcracker.sh [sat|rate|workers|all] [seconds] [conns] [depth]
+#   benches/scripts/mcproxy_vs_nutcracker.sh [sat|rate|workers|quota|quota2|all] [seconds] [conns] [depth]
 #
 #   sat      closed loop, both proxies saturated: throughput and CPU time per request. The
 #            proxy runs on CPU 0, memcached and mcload on the other CPUs.
@@ -14,7 +14,15 @@
 #            "late" counts requests that found their connection's window full (the proxy
 #            fell behind the offered rate).
 #   workers  closed loop, lvs-mcproxy -w 2 against nutcracker, nothing pinned.
-#   all      the three, one after the other.
+#   quota    saturation at the same CPU budget: each proxy in a cgroup allowed QUOTA of one CPU
+#            (default 0.2, enforced every PERIOD_US, default 10000), closed loop, nothing pinned.
+#            The budget makes the proxy the bottleneck even on a 2-CPU machine, where the
+#            generator and the two memcached otherwise fill the CPUs first: throughput at the
+#            budget is the proxy's capacity per CPU. The cgroups' throttling counts are printed
+#            to show both proxies were held at the budget.
+#   quota2   the same with lvs-mcproxy -w 2, each worker thread in a cgroup of its own with the
+#            budget nutcracker's one thread has (one "core" each, as on a machine with more).
+#   all      sat, rate and workers, one after the other.
 #
 # Environment: ROUNDS (default 3) alternating rounds per mode, each proxy measured once per
 # round, the order swapped every round; the medians over the rounds are compared (single runs
@@ -22,7 +30,7 @@
 # override the binaries (built with cargo --release when missing).
 #
 # Needs: memcached, nutcracker, python3 (Debian: memcached nutcracker python3), taskset for the
-# pinning (util-linux). Prints one line per measurement, then the medians and the ratios.
+# pinning (util-linux); the quota modes need root and the cgroup v1 cpu controller. Prints one line per measurement, then the medians and the ratios.
 set -euo pipefail
 
 MODE=${1:-sat}
@@ -33,12 +41,12 @@ ROUNDS=${ROUNDS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 case "$MODE" in
-    sat | rate | workers) ;;
+    sat | rate | workers | quota | quota2) ;;
     all)
         for m in sat rate workers; do "$0" "$m" "$SECONDS_RUN" "$CONNS" "$DEPTH"; echo; done
         exit 0
         ;;
-    *) echo "usage: $0 [sat|rate|workers|all] [seconds] [conns] [depth]" >&2; exit 2 ;;
+    *) echo "usage: $0 [sat|rate|workers|quota|quota2|all] [seconds] [conns] [depth]" >&2; exit 2 ;;
 esac
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer" >&2; exit 2; }
 
@@ -58,11 +66,15 @@ wait_port() {
 
 NCPU=$(nproc)
 PROXY_CPU=""; LOAD_CPU=""
-if [ "$MODE" != workers ] && command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
+if [ "$MODE" != workers ] && [ "${MODE#quota}" = "$MODE" ] && command -v taskset >/dev/null && [ "$NCPU" -ge 2 ]; then
     PROXY_CPU="taskset -c 0"; LOAD_CPU="taskset -c 1-$((NCPU - 1))"
 fi
 WORKERS=1
 [ "$MODE" = workers ] && WORKERS=2
+[ "$MODE" = quota2 ] && WORKERS=2
+QUOTA=${QUOTA:-0.2}
+PERIOD_US=${PERIOD_US:-10000}
+[[ $PERIOD_US =~ ^[1-9][0-9]{3,5}$ ]] || { echo "PERIOD_US must be 1000..999999" >&2; exit 2; }
 
 M1=$(free_port); M2=$(free_port)
 # shellcheck disable=SC2086 # LOAD_CPU is a command prefix, split on purpose
@@ -93,6 +105,25 @@ pool lvs "$L" > "$WORK/lvs.yml"
 $PROXY_CPU nutcracker -c "$WORK/nutcracker.yml" -s "$S" -a 127.0.0.1 -o "$WORK/nutcracker.log" -p "$WORK/nc.pid" & NC=$!; PIDS+=($NC)
 $PROXY_CPU "$MCPROXY" -c "$WORK/lvs.yml" -w "$WORKERS" 2>"$WORK/lvs.log" & LV=$!; PIDS+=($LV)
 wait_port "$N"; wait_port "$L"
+
+# The quota modes: nutcracker's threads in one budget; lvs-mcproxy's in one (quota) or one per
+# worker thread (quota2, the main thread, which only waits, with worker 0).
+GROUPS_OF=()
+if [ "${MODE#quota}" != "$MODE" ]; then
+    cpu_group "lvs-bench-$$-nutcracker" "$QUOTA" "$PERIOD_US"
+    cpu_group_add "$CG" $(ls "/proc/$NC/task"); GROUPS_OF+=("nutcracker=$CG")
+    cpu_group "lvs-bench-$$-lvs0" "$QUOTA" "$PERIOD_US"; G0=$CG
+    if [ "$MODE" = quota2 ]; then
+        cpu_group "lvs-bench-$$-lvs1" "$QUOTA" "$PERIOD_US"; G1=$CG
+        GROUPS_OF+=("lvs-mcproxy-worker-0=$G0" "lvs-mcproxy-worker-1=$G1")
+    else
+        G1=$G0; GROUPS_OF+=("lvs-mcproxy=$G0")
+    fi
+    for t in $(ls "/proc/$LV/task"); do
+        if [ "$(cat "/proc/$LV/task/$t/comm")" = mcproxy-1 ]; then cpu_group_add "$G1" "$t"
+        else cpu_group_add "$G0" "$t"; fi
+    done
+fi
 
 declare -A PORT=([nutcracker]=$N [lvs-mcproxy]=$L) PID=([nutcracker]=$NC [lvs-mcproxy]=$LV)
 
@@ -138,6 +169,8 @@ RATE_ARGS=()
 case "$MODE" in
     sat) echo "sat: closed loop, $CONNS connections x depth $DEPTH, ${SECONDS_RUN}s x $ROUNDS rounds; proxy on CPU 0" ;;
     workers) echo "workers: closed loop, $CONNS connections x depth $DEPTH, ${SECONDS_RUN}s x $ROUNDS rounds; lvs-mcproxy -w 2, nothing pinned" ;;
+    quota | quota2)
+        echo "$MODE: closed loop, $CONNS connections x depth $DEPTH, ${SECONDS_RUN}s x $ROUNDS rounds; $QUOTA CPU per proxy thread (per ${PERIOD_US} us), lvs-mcproxy -w $WORKERS, nothing pinned" ;;
     rate)
         if [ -z "${RATE:-}" ]; then
             out=$(mcload --addr "127.0.0.1:$N" --seconds "$SECONDS_RUN")
@@ -159,6 +192,11 @@ col() { awk -v k="$2" '{print $k}' "$WORK/$1.rows" | median; }
 for name in nutcracker lvs-mcproxy; do
     printf 'median  %-12s %9.0f ops/s  CPU/request %6.2f us (user %5.2f, sys %5.2f)  proxy CPU %3.0f%%\n' \
         "$name" "$(col "$name" 1)" "$(col "$name" 4)" "$(col "$name" 2)" "$(col "$name" 3)" "$(col "$name" 5)"
+done
+for entry in "${GROUPS_OF[@]}"; do
+    awk -v n="${entry%%=*}" '$1 == "nr_periods" {p = $2} $1 == "nr_throttled" {t = $2}
+        END {printf "budget  %-22s throttled in %d of %d periods (%.0f%%)\n", n, t, p, p ? t * 100 / p : 0}' \
+        "${entry#*=}/cpu.stat"
 done
 if [ "$MODE" = sat ]; then
     for name in nutcracker lvs-mcproxy; do
