@@ -24,6 +24,10 @@
 #            budget nutcracker's one thread has (one "core" each, as on a machine with more).
 #   all      sat, rate and workers, one after the other.
 #
+# FLOOR=1 adds a third target, bins/examples/mc_floor: only a proxy's client-side work (read
+# the requests, write the replies, every get a miss, no backend side), the CPU per request no
+# proxy can go below here. It is measured like the proxies (same CPU, same load).
+#
 # Environment: ROUNDS (default 3) alternating rounds per mode, each proxy measured once per
 # round, the order swapped every round; the medians over the rounds are compared (single runs
 # vary by +-20 % on a shared 2-core machine). RATE for the rate mode. LVS_MCPROXY and MCLOAD
@@ -55,6 +59,10 @@ esac
 mcproxy_setup "mcproxy-bench-$MODE"
 MCLOAD=${MCLOAD:-$TARGET/release/examples/mcload}
 [ -x "$MCLOAD" ] || (cd "$BENCH_ROOT" && cargo build --release -p lvs-bins --example mcload)
+MCFLOOR=${MCFLOOR:-$TARGET/release/examples/mc_floor}
+if [ "${FLOOR:-0}" = 1 ] && [ ! -x "$MCFLOOR" ]; then
+    (cd "$BENCH_ROOT" && cargo build --release -p lvs-bins --example mc_floor)
+fi
 
 wait_port() {
     for _ in $(seq 100); do
@@ -126,6 +134,13 @@ if [ "${MODE#quota}" != "$MODE" ]; then
 fi
 
 declare -A PORT=([nutcracker]=$N [lvs-mcproxy]=$L) PID=([nutcracker]=$NC [lvs-mcproxy]=$LV)
+NAMES=(nutcracker lvs-mcproxy)
+if [ "${FLOOR:-0}" = 1 ]; then
+    F=$(free_port)
+    $PROXY_CPU "$MCFLOOR" "127.0.0.1:$F" & PIDS+=($!)
+    PORT[floor]=$F; PID[floor]=$!; NAMES+=(floor)
+    wait_port "$F"
+fi
 
 mcload() { # mcload arguments...
     # shellcheck disable=SC2086
@@ -161,7 +176,7 @@ measure() { # proxy round extra-mcload-args...
         }'
 }
 
-for name in nutcracker lvs-mcproxy; do # fill the cache, then warm up
+for name in "${NAMES[@]}"; do # fill the cache, then warm up
     mcload --addr "127.0.0.1:${PORT[$name]}" --seconds 1 --preload >/dev/null
 done
 
@@ -183,13 +198,16 @@ case "$MODE" in
 esac
 
 for round in $(seq "$ROUNDS"); do
-    order=(nutcracker lvs-mcproxy)
-    [ $((round % 2)) = 0 ] && order=(lvs-mcproxy nutcracker)
+    order=("${NAMES[@]}")
+    if [ $((round % 2)) = 0 ]; then
+        order=()
+        for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do order+=("${NAMES[i]}"); done
+    fi
     for name in "${order[@]}"; do measure "$name" "$round" "${RATE_ARGS[@]}"; done
 done
 
 col() { awk -v k="$2" '{print $k}' "$WORK/$1.rows" | median; }
-for name in nutcracker lvs-mcproxy; do
+for name in "${NAMES[@]}"; do
     printf 'median  %-12s %9.0f ops/s  CPU/request %6.2f us (user %5.2f, sys %5.2f)  proxy CPU %3.0f%%\n' \
         "$name" "$(col "$name" 1)" "$(col "$name" 4)" "$(col "$name" 2)" "$(col "$name" 3)" "$(col "$name" 5)"
 done
@@ -215,3 +233,7 @@ awk -v a="$(col lvs-mcproxy 1)" -v b="$(col nutcracker 1)" \
         printf "%s: lvs-mcproxy / nutcracker: throughput %s, CPU per request %s (user %s, sys %s)\n",
             m, ratio(a, b), ratio(c, d), ratio(cu, du), ratio(cs, ds)
     }'
+if [ "${FLOOR:-0}" = 1 ]; then
+    awk -v f="$(col floor 4)" -v d="$(col nutcracker 4)" -v c="$(col lvs-mcproxy 4)" -v m="$MODE" '
+        BEGIN { if (d > 0 && f > 0) printf "%s: floor / nutcracker: CPU per request %.2fx; lvs-mcproxy / floor %.2fx\n", m, f / d, c / f }'
+fi

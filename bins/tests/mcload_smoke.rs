@@ -30,23 +30,33 @@ use std::time::{Duration, Instant};
 
 use mcproxy_support::{Memcached, require};
 
-/// `target/<profile>/examples/mcload`, beside `target/<profile>/deps/<this test>`.
-fn mcload() -> PathBuf {
+/// `target/<profile>/examples/<name>`, beside `target/<profile>/deps/<this test>`, refused
+/// when older than any of its `sources` (paths under the crate).
+fn example(name: &str, sources: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("test executable in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join("mcload");
-    let hint = "run `cargo test -p lvs-bins` (which builds the examples) or \
-                `cargo build -p lvs-bins --example mcload` first";
+    let bin = profile_dir.join("examples").join(name);
+    let hint = format!(
+        "run `cargo test -p lvs-bins` (which builds the examples) or \
+         `cargo build -p lvs-bins --example {name}` first"
+    );
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}: {hint}", bin.display()));
-    // `cargo test --test mcload_smoke` alone does not rebuild the example: refuse a stale one.
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/mcload");
-    for f in std::fs::read_dir(&src).expect("examples/mcload") {
-        let f = f.expect("examples/mcload entry").path();
+    // `cargo test --test mcload_smoke` alone does not rebuild the examples: refuse stale ones.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for src in sources {
+        let p = root.join(src);
+        match std::fs::read_dir(&p) {
+            Ok(dir) => files.extend(dir.map(|f| f.expect("examples entry").path())),
+            Err(_) => files.push(p),
+        }
+    }
+    for f in files {
         let changed = std::fs::metadata(&f).and_then(|m| m.modified()).unwrap();
         assert!(
             changed <= built,
@@ -56,6 +66,10 @@ fn mcload() -> PathBuf {
         );
     }
     bin
+}
+
+fn mcload() -> PathBuf {
+    example("mcload", &["examples/mcload"])
 }
 
 /// Runs mcload with `args`; fails the test if it has not exited within 60 s.
@@ -300,4 +314,84 @@ fn mcload_refuses_bad_arguments() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("cannot connect"), "{msg}");
+}
+
+/// The `mc_floor` example (the proxies' CPU floor in mcproxy_vs_nutcracker.sh), killed when
+/// dropped.
+struct Floor {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Floor {
+    fn start() -> Self {
+        let mut child = Command::new(example("mc_floor", &["examples/mc_floor.rs"]))
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mc_floor");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("mc_floor stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("mc_floor prints its address");
+        Self {
+            child,
+            addr: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn mc_floor_answers_every_request_mcload_sends() {
+    let floor = Floor::start();
+    assert!(floor.addr.starts_with("127.0.0.1:"), "{:?}", floor.addr);
+    // Sets (a value to skip, split across reads by the large size) and gets (misses), closed
+    // loop and pipelined: every reply is checked by mcload.
+    let out = fields(&run(&[
+        "--addr",
+        &floor.addr,
+        "--seconds",
+        "1",
+        "--conns",
+        "4",
+        "--depth",
+        "8",
+        "--keys",
+        "100",
+        "--size",
+        "100000",
+        "--get-ratio",
+        "0.5",
+    ]));
+    eprintln!("mc_floor: {out:?}");
+    assert!(out["ops"] > 0.0, "{out:?}");
+    assert_eq!(out["errors"], 0.0, "{out:?}");
+    // A malformed set closes the connection; the floor keeps serving others.
+    let mut bad = std::net::TcpStream::connect(&floor.addr).unwrap();
+    bad.write_all(b"set k 0 0 nonsense\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(bad.read(&mut buf).unwrap(), 0, "closed after a bad set");
+    let mut good = std::net::TcpStream::connect(&floor.addr).unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    good.write_all(b"get k\r\nset k 0 0 1\r\nx\r\nversion\r\n")
+        .unwrap();
+    let want = b"END\r\nSTORED\r\nERROR\r\n";
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let n = good.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, want);
 }
