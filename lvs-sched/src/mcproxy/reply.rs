@@ -67,9 +67,62 @@ impl Session {
                 fault: None,
             };
         }
-        let base = self.backends[i].inbuf.len();
-        self.backends[i].inbuf.extend_from_slice(bytes);
-        let mut buf = core::mem::take(&mut self.backends[i].inbuf);
+        let (consumed, done, fault) = if self.backends[i].inbuf.is_empty() {
+            // Nothing held back: parse the caller's bytes where they are and keep only a
+            // reply cut short (unless the budget ends first: the rest is someone else's).
+            let (pos, done, fault) = self.parse_replies(i, bytes, budget);
+            if done == budget {
+                (pos, done, fault)
+            } else {
+                self.backends[i].inbuf.extend_from_slice(&bytes[pos..]);
+                (bytes.len(), done, fault)
+            }
+        } else {
+            let base = self.backends[i].inbuf.len();
+            self.backends[i].inbuf.extend_from_slice(bytes);
+            let mut buf = core::mem::take(&mut self.backends[i].inbuf);
+            let (pos, done, fault) = self.parse_replies(i, &buf, budget);
+            let consumed = if done == budget {
+                // The rest belongs to whoever is next on the connection.
+                buf.truncate(pos.max(base));
+                pos.saturating_sub(base)
+            } else {
+                bytes.len()
+            };
+            buf.drain(..pos.min(buf.len()));
+            super::entry::shrink(&mut buf, self.cfg.shrink_above);
+            self.backends[i].inbuf = buf;
+            (consumed, done, fault)
+        };
+        if let Some(fault) = fault {
+            self.counters.backend_faults += 1;
+            self.events
+                .push_back(Event::BackendFault { backend: i, fault });
+            self.backend_down(i);
+            return SharedFeed {
+                consumed,
+                replies: done,
+                fault: Some(fault),
+            };
+        }
+        self.flush();
+        self.pump();
+        SharedFeed {
+            consumed,
+            replies: done,
+            fault: None,
+        }
+    }
+
+    /// Parses and delivers up to `budget` complete replies of backend `i` from the front of
+    /// `buf`: returns the bytes they took, how many completed, and the fault that stopped
+    /// the stream, if one did.
+    fn parse_replies(
+        &mut self,
+        i: usize,
+        buf: &[u8],
+        budget: usize,
+    ) -> (usize, usize, Option<BackendFault>) {
         let mut pos = 0;
         let mut done = 0;
         let fault = loop {
@@ -103,34 +156,7 @@ impl Session {
                 }
             }
         };
-        let consumed = if done == budget {
-            // The rest belongs to whoever is next on the connection.
-            buf.truncate(pos.max(base));
-            pos.saturating_sub(base)
-        } else {
-            bytes.len()
-        };
-        buf.drain(..pos.min(buf.len()));
-        super::entry::shrink(&mut buf, self.cfg.shrink_above);
-        self.backends[i].inbuf = buf;
-        if let Some(fault) = fault {
-            self.counters.backend_faults += 1;
-            self.events
-                .push_back(Event::BackendFault { backend: i, fault });
-            self.backend_down(i);
-            return SharedFeed {
-                consumed,
-                replies: done,
-                fault: Some(fault),
-            };
-        }
-        self.flush();
-        self.pump();
-        SharedFeed {
-            consumed,
-            replies: done,
-            fault: None,
-        }
+        (pos, done, fault)
     }
 
     /// Backend `i` is down (its connection failed or was closed). Every reply it still owes
