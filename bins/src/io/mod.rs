@@ -14,6 +14,8 @@
 //! * [`EventLoop::handle_signals`]: SIGINT / SIGTERM stop the loop after [`Handler::stop`],
 //!   SIGHUP calls [`Handler::reload`]; the signals arrive through the same poll.
 //! * [`init_logging`]: `tracing` to stderr, `RUST_LOG` or a verbosity count.
+//! * `slab` (crate-internal): the generational slot table whose keys are the mio tokens of
+//!   the connection loops (mcproxy's workers, lvsd's proxy and packet modes).
 //!
 //! # One iteration of [`EventLoop::run`]
 //!
@@ -91,6 +93,7 @@ mod queue;
 mod raw;
 pub mod registry;
 mod signal;
+pub(crate) mod slab;
 mod socket;
 mod timer;
 

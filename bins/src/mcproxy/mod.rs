@@ -29,7 +29,6 @@
 mod config;
 mod health;
 mod pipe;
-mod slab;
 mod worker;
 mod yaml;
 

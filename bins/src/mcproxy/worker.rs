@@ -17,7 +17,7 @@ use signal_hook_mio::v1_0::Signals;
 use super::config::{Config, PoolConfig};
 use super::health::Health;
 use super::pipe::Pipe;
-use super::slab::{Key, Slab};
+use crate::io::slab::{Key, Slab};
 use crate::io::{Clock, HANDLED, SignalAction, tcp_connect, tcp_listener};
 
 mod pipes;
@@ -246,7 +246,8 @@ impl Worker {
         let sock = tcp_listener(addr, self.opts.reuse_port)?;
         let key = self
             .conns
-            .insert(Conn::Listener(ListenerConn { sock, addr, pool }));
+            .try_insert(Conn::Listener(ListenerConn { sock, addr, pool }))
+            .map_err(|_| io::Error::other("the connection table is full"))?;
         if let Some(Conn::Listener(l)) = self.conns.get_mut(key) {
             self.poll
                 .registry()
@@ -430,9 +431,7 @@ impl Worker {
             for i in pool.health.ejected() {
                 session.backend_down(i);
             }
-            pool.clients += 1;
-            self.stats.accepted += 1;
-            let key = self.conns.insert(Conn::Client(Box::new(ClientConn {
+            let client = Conn::Client(Box::new(ClientConn {
                 stream,
                 session,
                 pool: pool_idx,
@@ -440,7 +439,13 @@ impl Worker {
                 readable: true,
                 hup: false,
                 zombie: false,
-            })));
+            }));
+            let Ok(key) = self.conns.try_insert(client) else {
+                self.stats.refused += 1;
+                continue;
+            };
+            pool.clients += 1;
+            self.stats.accepted += 1;
             let Some(Conn::Client(c)) = self.conns.get_mut(key) else {
                 continue;
             };

@@ -12,6 +12,7 @@ use mio::net::{UnixListener, UnixStream};
 
 use super::shell::{Shell, ShellEntry};
 use super::{Daemon, Entry};
+use crate::io::slab::Key;
 use crate::lvsd::admin::{self, Command, ConnRow, ListFormat, MAX_REQUEST};
 use crate::lvsd::table::ProbeRequest;
 
@@ -122,26 +123,26 @@ impl Shell for Daemon {
         self.table.report(now, check, result);
     }
 
-    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize> {
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<Key> {
         self.insert(Entry::Shell(e), Interest::READABLE | Interest::WRITABLE)
     }
 
-    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry> {
+    fn shell_entry(&self, slot: Key) -> Option<&ShellEntry> {
         match self.slots.get(slot)? {
-            Some(Entry::Shell(e)) => Some(e),
+            Entry::Shell(e) => Some(e),
             _ => None,
         }
     }
 
-    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry> {
+    fn shell_entry_mut(&mut self, slot: Key) -> Option<&mut ShellEntry> {
         match self.slots.get_mut(slot)? {
-            Some(Entry::Shell(e)) => Some(e),
+            Entry::Shell(e) => Some(e),
             _ => None,
         }
     }
 
-    fn free(&mut self, slot: usize) {
-        self.remove(slot);
+    fn free(&mut self, slot: Key) {
+        self.slots.remove(slot);
     }
 
     /// Run a control request (see [`admin`](crate::lvsd::admin) for the protocol) and build
@@ -168,7 +169,7 @@ impl Daemon {
     /// The open proxied connections and UDP flows as `-c` entries.
     fn conn_rows(&self, now: Instant) -> Vec<ConnRow> {
         let mut rows = Vec::new();
-        for e in self.slots.iter().flatten() {
+        for (_, e) in self.slots.iter() {
             let (binding, source, state, until) = match e {
                 Entry::Conn(c) if c.connected => (
                     c.binding,

@@ -24,6 +24,7 @@ use super::config::{Config, Protocol, SvcKey};
 use super::import::{self, Legacy};
 use super::splice::{Pipe, proxy_v2_header};
 use super::table::{Binding, Counters, Table};
+use crate::io::slab::{Key, Slab};
 use crate::io::{Clock, SignalAction};
 
 const SIGNAL: Token = Token(usize::MAX);
@@ -31,10 +32,6 @@ const WAKE: Token = Token(usize::MAX - 1);
 /// Most UDP client flows per service.
 pub const MAX_FLOWS: usize = 65_536;
 const SWEEP: Duration = Duration::from_millis(250);
-
-fn token(slot: usize, side: usize) -> Token {
-    Token(slot * 2 + side)
-}
 
 /// Asks a running [`Daemon`] to stop gracefully, from any thread.
 #[derive(Debug, Clone)]
@@ -79,7 +76,7 @@ struct Conn {
 struct Flow {
     sock: UdpSocket,
     client: SocketAddr,
-    listener: usize,
+    listener: Key,
     binding: Option<Binding>,
     last: Instant,
     timeout: Duration,
@@ -93,7 +90,7 @@ enum Entry {
     Udp {
         key: SvcKey,
         sock: UdpSocket,
-        flows: HashMap<SocketAddr, usize>,
+        flows: HashMap<SocketAddr, Key>,
     },
     Conn(Box<Conn>),
     Flow(Box<Flow>),
@@ -107,9 +104,10 @@ pub struct Daemon {
     clock: Clock,
     table: Table,
     seed: u64,
-    slots: Vec<Option<Entry>>,
-    free: Vec<usize>,
-    listeners: HashMap<SvcKey, usize>,
+    /// Every socket and probe of the loop; a slot's tokens are its key's (the client side of
+    /// a connection has [`Key::token`], the backend side [`Key::second_token`]).
+    slots: Slab<Entry>,
+    listeners: HashMap<SvcKey, Key>,
     config_path: Option<PathBuf>,
     /// The reload file is in this legacy format and is re-imported (else it is TOML).
     import: Option<Legacy>,
@@ -156,8 +154,7 @@ impl Daemon {
             clock,
             table,
             seed,
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: Slab::default(),
             listeners: HashMap::new(),
             config_path,
             import: None,
@@ -219,35 +216,33 @@ impl Daemon {
         self.stats
     }
 
-    fn insert(&mut self, mut e: Entry, interest: Interest) -> io::Result<usize> {
-        let slot = self.free.pop().unwrap_or(self.slots.len());
-        let reg = self.poll.registry();
-        match &mut e {
-            Entry::Tcp { sock, .. } => reg.register(sock, token(slot, 0), interest)?,
-            Entry::Udp { sock, .. } => reg.register(sock, token(slot, 0), interest)?,
-            Entry::Conn(c) => {
-                reg.register(&mut c.client, token(slot, 0), interest)?;
-                reg.register(&mut c.backend, token(slot, 1), interest)?;
-            }
-            Entry::Flow(f) => reg.register(&mut f.sock, token(slot, 0), interest)?,
-            Entry::Shell(e) => e.register(reg, token(slot, 0), interest)?,
-        }
-        if slot == self.slots.len() {
-            self.slots.push(Some(e));
-        } else {
-            self.slots[slot] = Some(e);
+    /// Store `e` and register its sockets under its slot's tokens; on error nothing stays.
+    /// Freeing the slot ([`Slab::remove`]) drops the sockets, which closes them (and removes
+    /// them from epoll).
+    fn insert(&mut self, e: Entry, interest: Interest) -> io::Result<Key> {
+        let slot = self
+            .slots
+            .try_insert(e)
+            .map_err(|_| io::Error::other("the slot table is full"))?;
+        let (t, reg) = (slot.token(), self.poll.registry());
+        let registered = match self.slots.get_mut(slot) {
+            Some(Entry::Tcp { sock, .. }) => reg.register(sock, t, interest),
+            Some(Entry::Udp { sock, .. }) => reg.register(sock, t, interest),
+            Some(Entry::Conn(c)) => reg
+                .register(&mut c.client, t, interest)
+                .and_then(|()| reg.register(&mut c.backend, slot.second_token(), interest)),
+            Some(Entry::Flow(f)) => reg.register(&mut f.sock, t, interest),
+            Some(Entry::Shell(e)) => e.register(reg, t, interest),
+            None => Ok(()),
+        };
+        if let Err(e) = registered {
+            self.slots.remove(slot);
+            return Err(e);
         }
         Ok(slot)
     }
 
-    /// Free a slot; dropping the sockets closes them (and removes them from epoll).
-    fn remove(&mut self, slot: usize) -> Option<Entry> {
-        let e = self.slots.get_mut(slot)?.take()?;
-        self.free.push(slot);
-        Some(e)
-    }
-
-    fn open_listener(&mut self, key: SvcKey) -> Result<usize, String> {
+    fn open_listener(&mut self, key: SvcKey) -> Result<Key, String> {
         let name = format!("{} {}", key.0.label(), key.1);
         let slot = match key.0 {
             Protocol::Tcp => {
@@ -270,7 +265,7 @@ impl Daemon {
         let Some(slot) = self.listeners.remove(&key) else {
             return;
         };
-        if let Some(Entry::Udp { flows, .. }) = self.remove(slot) {
+        if let Some(Entry::Udp { flows, .. }) = self.slots.remove(slot) {
             for f in flows.into_values() {
                 self.close_flow(f, now, false);
             }
@@ -346,12 +341,12 @@ impl Daemon {
             }
         }
         let mut old = core::mem::replace(&mut self.table, new);
-        for slot in 0..self.slots.len() {
-            let binding = match self.slots[slot].as_mut() {
+        for slot in self.slots.keys().collect::<Vec<_>>() {
+            let binding = match self.slots.get_mut(slot) {
                 Some(Entry::Conn(c)) => &mut c.binding,
                 Some(Entry::Flow(f)) => &mut f.binding,
                 Some(Entry::Shell(ShellEntry::Probe(_))) => {
-                    self.remove(slot);
+                    self.slots.remove(slot);
                     continue;
                 }
                 _ => continue,
@@ -432,9 +427,12 @@ impl Daemon {
         for k in keys {
             self.close_listener(k, now);
         }
-        for slot in 0..self.slots.len() {
-            if matches!(self.slots[slot], Some(Entry::Shell(ShellEntry::Control(_)))) {
-                self.remove(slot);
+        for slot in self.slots.keys().collect::<Vec<_>>() {
+            if matches!(
+                self.slots.get(slot),
+                Some(Entry::Shell(ShellEntry::Control(_)))
+            ) {
+                self.slots.remove(slot);
             }
         }
         self.stopping = Some(now + self.drain_timeout);
@@ -463,8 +461,11 @@ impl Daemon {
             }
             return;
         }
-        let slot = t.0 / 2;
-        match self.slots.get(slot).and_then(Option::as_ref) {
+        // A stale token (its slot freed, perhaps reused since) is no key of the table's.
+        let Some(slot) = Key::from_token(t) else {
+            return;
+        };
+        match self.slots.get(slot) {
             Some(Entry::Tcp { .. }) => self.accept_tcp(slot, now),
             Some(Entry::Udp { .. }) => self.read_udp(slot, now),
             Some(Entry::Conn(_)) => self.drive_conn(slot, now),
@@ -476,9 +477,9 @@ impl Daemon {
         }
     }
 
-    fn accept_tcp(&mut self, slot: usize, now: Instant) {
+    fn accept_tcp(&mut self, slot: Key, now: Instant) {
         loop {
-            let Some(Entry::Tcp { key, sock }) = self.slots[slot].as_ref() else {
+            let Some(Entry::Tcp { key, sock }) = self.slots.get(slot) else {
                 return;
             };
             let key = *key;
@@ -544,8 +545,8 @@ impl Daemon {
         }
     }
 
-    fn drive_conn(&mut self, slot: usize, now: Instant) {
-        let Some(Entry::Conn(c)) = self.slots[slot].as_mut() else {
+    fn drive_conn(&mut self, slot: Key, now: Instant) {
+        let Some(Entry::Conn(c)) = self.slots.get_mut(slot) else {
             return;
         };
         if !c.connected {
@@ -595,8 +596,8 @@ impl Daemon {
         }
     }
 
-    fn close_conn(&mut self, slot: usize, now: Instant) {
-        if let Some(Entry::Conn(c)) = self.remove(slot) {
+    fn close_conn(&mut self, slot: Key, now: Instant) {
+        if let Some(Entry::Conn(c)) = self.slots.remove(slot) {
             self.conns -= 1;
             if let Some(b) = c.binding {
                 self.table.release(b, now);
@@ -606,8 +607,8 @@ impl Daemon {
 
     fn sweep(&mut self, now: Instant) {
         self.table.sweep(now);
-        for slot in 0..self.slots.len() {
-            match self.slots[slot].as_ref() {
+        for slot in self.slots.keys().collect::<Vec<_>>() {
+            match self.slots.get(slot) {
                 Some(Entry::Conn(c)) if !c.connected && now >= c.connect_deadline => {
                     self.stats.connect_failed += 1;
                     self.close_conn(slot, now);

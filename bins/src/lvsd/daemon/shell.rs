@@ -11,6 +11,7 @@ use mio::net::UnixListener;
 use mio::{Interest, Registry, Token};
 
 use super::control::{Ctl, CtlStep};
+use crate::io::slab::Key;
 use crate::lvsd::probe::Probe;
 use crate::lvsd::table::ProbeRequest;
 
@@ -48,28 +49,28 @@ pub(crate) trait Shell {
     /// Feed a probe's outcome to the health checker.
     fn report(&mut self, now: Instant, check: u32, result: ProbeResult);
     /// Register `e` (readable and writable) in a slot.
-    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize>;
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<Key>;
     /// The shell entry in `slot`, if that is what it holds.
-    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry>;
+    fn shell_entry(&self, slot: Key) -> Option<&ShellEntry>;
     /// The shell entry in `slot`, mutable.
-    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry>;
+    fn shell_entry_mut(&mut self, slot: Key) -> Option<&mut ShellEntry>;
     /// Free `slot` (dropping its socket or process).
-    fn free(&mut self, slot: usize);
+    fn free(&mut self, slot: Key);
     /// Run a control request (see [`admin`](crate::lvsd::admin)) and build the reply.
     fn execute(&mut self, request: &[u8], now: Instant) -> String;
 
     /// Register a started probe in a slot.
-    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<usize> {
+    fn insert_probe(&mut self, p: Box<Probe>) -> io::Result<Key> {
         self.insert_shell(ShellEntry::Probe(p))
     }
 
     /// Register an accepted control connection in a slot.
-    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<usize> {
+    fn insert_ctl(&mut self, c: Box<Ctl>) -> io::Result<Key> {
         self.insert_shell(ShellEntry::Ctl(c))
     }
 
     /// The probe in `slot`, if that is what it holds.
-    fn probe_mut(&mut self, slot: usize) -> Option<&mut Probe> {
+    fn probe_mut(&mut self, slot: Key) -> Option<&mut Probe> {
         match self.shell_entry_mut(slot)? {
             ShellEntry::Probe(p) => Some(p),
             _ => None,
@@ -77,7 +78,7 @@ pub(crate) trait Shell {
     }
 
     /// The control socket listener in `slot`, if that is what it holds.
-    fn listener(&self, slot: usize) -> Option<&UnixListener> {
+    fn listener(&self, slot: Key) -> Option<&UnixListener> {
         match self.shell_entry(slot)? {
             ShellEntry::Control(l) => Some(l),
             _ => None,
@@ -85,7 +86,7 @@ pub(crate) trait Shell {
     }
 
     /// The control connection in `slot`, if that is what it holds.
-    fn ctl_mut(&mut self, slot: usize) -> Option<&mut Ctl> {
+    fn ctl_mut(&mut self, slot: Key) -> Option<&mut Ctl> {
         match self.shell_entry_mut(slot)? {
             ShellEntry::Ctl(c) => Some(c),
             _ => None,
@@ -107,7 +108,7 @@ pub(crate) trait Shell {
     }
 
     /// Advance the probe in `slot`; a finished one is reported and freed.
-    fn drive_probe(&mut self, slot: usize, now: Instant) {
+    fn drive_probe(&mut self, slot: Key, now: Instant) {
         let Some(p) = self.probe_mut(slot) else {
             return;
         };
@@ -121,7 +122,7 @@ pub(crate) trait Shell {
     /// The periodic look at the probe in `slot`: past its deadline it is abandoned (the
     /// checker counts the timeout itself); a program's exit is not a readiness event, so it
     /// is looked for here.
-    fn sweep_probe(&mut self, slot: usize, now: Instant) {
+    fn sweep_probe(&mut self, slot: Key, now: Instant) {
         let Some(p) = self.probe_mut(slot) else {
             return;
         };
@@ -133,7 +134,7 @@ pub(crate) trait Shell {
     }
 
     /// Accept every waiting lvsadm connection on the listener in `slot`.
-    fn accept_ctl(&mut self, slot: usize) {
+    fn accept_ctl(&mut self, slot: Key) {
         loop {
             let Some(l) = self.listener(slot) else {
                 return;
@@ -150,7 +151,7 @@ pub(crate) trait Shell {
 
     /// Read the request on the control connection in `slot`, run it once complete, write
     /// the reply, and close the connection when done.
-    fn drive_ctl(&mut self, slot: usize, now: Instant) {
+    fn drive_ctl(&mut self, slot: Key, now: Instant) {
         let Some(c) = self.ctl_mut(slot) else {
             return;
         };

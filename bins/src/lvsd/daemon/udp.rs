@@ -9,13 +9,14 @@ use mio::Interest;
 use mio::net::UdpSocket;
 
 use super::{Daemon, Entry, Flow, MAX_FLOWS};
+use crate::io::slab::Key;
 use crate::lvsd::config::SvcKey;
 use crate::lvsd::table::Counters;
 
 impl Daemon {
-    pub(super) fn read_udp(&mut self, slot: usize, now: Instant) {
+    pub(super) fn read_udp(&mut self, slot: Key, now: Instant) {
         for _ in 0..1024 {
-            let Some(Entry::Udp { key, sock, flows }) = self.slots[slot].as_ref() else {
+            let Some(Entry::Udp { key, sock, flows }) = self.slots.get(slot) else {
                 return;
             };
             let key = *key;
@@ -39,7 +40,7 @@ impl Daemon {
                     None => continue,
                 },
             };
-            let Some(Entry::Flow(f)) = self.slots[flow].as_mut() else {
+            let Some(Entry::Flow(f)) = self.slots.get_mut(flow) else {
                 continue;
             };
             f.last = now;
@@ -58,11 +59,11 @@ impl Daemon {
 
     pub(super) fn new_flow(
         &mut self,
-        listener: usize,
+        listener: Key,
         key: SvcKey,
         client: SocketAddr,
         now: Instant,
-    ) -> Option<usize> {
+    ) -> Option<Key> {
         let svc = self.table.find(key)?;
         let timeout = self.table.service(svc)?.spec.udp_timeout;
         let Some((binding, backend)) = self.table.pick(svc, client, now) else {
@@ -95,15 +96,15 @@ impl Daemon {
             self.table.release(binding, now);
             return None;
         };
-        if let Some(Entry::Udp { flows, .. }) = self.slots[listener].as_mut() {
+        if let Some(Entry::Udp { flows, .. }) = self.slots.get_mut(listener) {
             flows.insert(client, slot);
         }
         Some(slot)
     }
 
-    pub(super) fn read_flow(&mut self, slot: usize, now: Instant) {
+    pub(super) fn read_flow(&mut self, slot: Key, now: Instant) {
         for _ in 0..1024 {
-            let Some(Entry::Flow(f)) = self.slots[slot].as_mut() else {
+            let Some(Entry::Flow(f)) = self.slots.get_mut(slot) else {
                 return;
             };
             let n = match f.sock.recv(&mut self.buf) {
@@ -115,7 +116,7 @@ impl Daemon {
             };
             f.last = now;
             let (client, listener, binding) = (f.client, f.listener, f.binding);
-            let Some(Entry::Udp { sock, .. }) = self.slots[listener].as_ref() else {
+            let Some(Entry::Udp { sock, .. }) = self.slots.get(listener) else {
                 return;
             };
             if sock.send_to(&self.buf[..n], client).is_err() {
@@ -131,11 +132,11 @@ impl Daemon {
         }
     }
 
-    pub(super) fn close_flow(&mut self, slot: usize, now: Instant, unlink: bool) {
-        let Some(Entry::Flow(f)) = self.remove(slot) else {
+    pub(super) fn close_flow(&mut self, slot: Key, now: Instant, unlink: bool) {
+        let Some(Entry::Flow(f)) = self.slots.remove(slot) else {
             return;
         };
-        if unlink && let Some(Entry::Udp { flows, .. }) = self.slots[f.listener].as_mut() {
+        if unlink && let Some(Entry::Udp { flows, .. }) = self.slots.get_mut(f.listener) {
             flows.remove(&f.client);
         }
         if let Some(b) = f.binding {

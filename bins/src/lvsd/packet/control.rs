@@ -9,6 +9,7 @@ use lvs_core::health::ProbeResult;
 use mio::Interest;
 
 use super::PacketDaemon;
+use crate::io::slab::Key;
 use crate::lvsd::admin::Command;
 use crate::lvsd::daemon::execute_lines;
 use crate::lvsd::daemon::shell::{Shell, ShellEntry};
@@ -23,20 +24,20 @@ impl Shell for PacketDaemon {
         self.plane.report(now, check, result);
     }
 
-    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<usize> {
+    fn insert_shell(&mut self, e: ShellEntry) -> io::Result<Key> {
         self.insert(e, Interest::READABLE | Interest::WRITABLE)
     }
 
-    fn shell_entry(&self, slot: usize) -> Option<&ShellEntry> {
-        self.slots.get(slot)?.as_ref()
+    fn shell_entry(&self, slot: Key) -> Option<&ShellEntry> {
+        self.slots.get(slot)
     }
 
-    fn shell_entry_mut(&mut self, slot: usize) -> Option<&mut ShellEntry> {
-        self.slots.get_mut(slot)?.as_mut()
+    fn shell_entry_mut(&mut self, slot: Key) -> Option<&mut ShellEntry> {
+        self.slots.get_mut(slot)
     }
 
-    fn free(&mut self, slot: usize) {
-        self.remove(slot);
+    fn free(&mut self, slot: Key) {
+        self.slots.remove(slot);
     }
 
     /// Run a request against the plane (`--reload` is [`PacketDaemon::reload`]), then take

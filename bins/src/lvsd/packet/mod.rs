@@ -78,6 +78,7 @@ use plane::{Plane, director_config};
 use super::config::{Config, ConfigFile, DataPlane, PacketSpec};
 use super::daemon::bind_control;
 use super::daemon::shell::{Shell as _, ShellEntry};
+use crate::io::slab::{Key, Slab};
 use crate::io::{Clock, ETH_P_ALL, PacketSocket, PacketType, SignalAction};
 use crate::vrrpd::held::HeldVips;
 
@@ -132,8 +133,8 @@ pub struct PacketDaemon {
     neigh: Neighbours,
     vips: Vec<Ipv4Addr>,
     frame: Vec<u8>,
-    slots: Vec<Option<Entry>>,
-    free: Vec<usize>,
+    /// Probes and control connections, under their keys' tokens.
+    slots: Slab<Entry>,
     control_path: PathBuf,
     config_path: Option<PathBuf>,
     seed: u64,
@@ -234,8 +235,7 @@ impl PacketDaemon {
             neigh: Neighbours::new(),
             vips,
             frame: Vec::with_capacity(FRAME_BUF),
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: Slab::default(),
             control_path: cfg.control_path(),
             config_path,
             seed,
@@ -322,22 +322,22 @@ impl PacketDaemon {
             .is_none_or(|h| h.holds(&self.iface.name, IpAddr::V4(vip)))
     }
 
-    fn insert(&mut self, mut e: Entry, interest: Interest) -> io::Result<usize> {
-        let slot = self.free.pop().unwrap_or(self.slots.len());
+    /// Store `e` and register it under its slot's token; on error nothing stays.
+    fn insert(&mut self, e: Entry, interest: Interest) -> io::Result<Key> {
+        let slot = self
+            .slots
+            .try_insert(e)
+            .map_err(|_| io::Error::other("the slot table is full"))?;
         let reg = self.poll.registry();
-        e.register(reg, Token(slot), interest)?;
-        if slot == self.slots.len() {
-            self.slots.push(Some(e));
-        } else {
-            self.slots[slot] = Some(e);
+        let registered = match self.slots.get_mut(slot) {
+            Some(e) => e.register(reg, slot.token(), interest),
+            None => Ok(()),
+        };
+        if let Err(e) = registered {
+            self.slots.remove(slot);
+            return Err(e);
         }
         Ok(slot)
-    }
-
-    fn remove(&mut self, slot: usize) -> Option<Entry> {
-        let e = self.slots.get_mut(slot)?.take()?;
-        self.free.push(slot);
-        Some(e)
     }
 
     /// Run until SIGINT / SIGTERM.
@@ -419,11 +419,12 @@ impl PacketDaemon {
                     }
                 }
             }
-            Token(slot) => match self.slots.get(slot).and_then(Option::as_ref) {
-                Some(Entry::Probe(_)) => self.drive_probe(slot, now),
-                Some(Entry::Control(_)) => self.accept_ctl(slot),
-                Some(Entry::Ctl(_)) => self.drive_ctl(slot, now),
-                None => {}
+            // A stale token (its slot freed, perhaps reused since) is no key of the table's.
+            t => match Key::from_token(t).map(|slot| (slot, self.slots.get(slot))) {
+                Some((slot, Some(Entry::Probe(_)))) => self.drive_probe(slot, now),
+                Some((slot, Some(Entry::Control(_)))) => self.accept_ctl(slot),
+                Some((slot, Some(Entry::Ctl(_)))) => self.drive_ctl(slot, now),
+                Some((_, None)) | None => {}
             },
         }
     }
@@ -703,7 +704,7 @@ impl PacketDaemon {
 
     fn sweep(&mut self, now: Instant) {
         self.neigh.expire(now);
-        for slot in 0..self.slots.len() {
+        for slot in self.slots.keys().collect::<Vec<_>>() {
             self.sweep_probe(slot, now);
         }
     }

@@ -71,7 +71,7 @@ impl Worker {
             socket2::SockRef::from(&stream).set_keepalive(true)?;
         }
         let _ = stream.set_nodelay(true);
-        let key = self.conns.insert(Conn::Backend(BackendConn {
+        let backend = Conn::Backend(BackendConn {
             stream,
             pool: p,
             server: i,
@@ -83,7 +83,11 @@ impl Worker {
             broken: false,
             connect_deadline: now + pool.cfg.connect_timeout(),
             waiting_since: None,
-        }));
+        });
+        let key = self
+            .conns
+            .try_insert(backend)
+            .map_err(|_| io::Error::other("the connection table is full"))?;
         if let Some(Conn::Backend(b)) = self.conns.get_mut(key) {
             let interest = Interest::READABLE | Interest::WRITABLE;
             if let Err(e) = self
