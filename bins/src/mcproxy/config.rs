@@ -56,21 +56,56 @@ pub struct PoolConfig {
     pub servers: Vec<ServerSpec>,
     /// The resolved address of each server, same order.
     pub addrs: Vec<SocketAddr>,
+    /// What happens to an ejected server's keys (`ejection_policy:`; by default what
+    /// `auto_eject_hosts` says: remap or fail fast).
+    pub ejection: Ejection,
+    /// Active health checks (`health_check_interval:` above 0), or nutcracker's passive
+    /// ejection alone.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// What the proxy does with the keys of an ejected server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ejection {
+    /// `remap`: the ring is rebuilt without it; its keys go to ring neighbours.
+    Remap,
+    /// `fail_fast`: the ring stays; its keys are answered at once (misses for multi-gets).
+    FailFast,
+    /// `failover`: each server's keys go to the first live server of its replica list
+    /// (`failover:` lines `<server> <replica> [<replica> ...]`, servers by name or by
+    /// `host:port`); a server with no list, or no live replica, fails fast.
+    Failover(Vec<Vec<usize>>),
+}
+
+/// Active health checks of a pool's servers: every `interval` each worker sends `version`
+/// to each server on a connection of its own; a probe fails when it cannot connect, gets no
+/// `VERSION` line within `timeout`, or gets anything else. `fall` consecutive failures eject
+/// a server, `rise` consecutive successes put an ejected one back (in place of
+/// `server_retry_timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `health_check_interval:` in ms.
+    pub interval: Duration,
+    /// `health_check_timeout:` in ms (default: the interval, at most 1 s).
+    pub timeout: Duration,
+    /// `health_check_rise:` (default 2).
+    pub rise: u32,
+    /// `health_check_fall:` (default 3).
+    pub fall: u32,
 }
 
 impl PoolConfig {
-    /// The routing core for this pool: the twemproxy ring and the down policy that
-    /// `auto_eject_hosts` selects.
+    /// The routing core for this pool: the twemproxy ring and its down policy.
     pub fn router(&self) -> Result<Router, String> {
         let mut pool = TwemproxyPool::new(self.servers.clone(), self.hash, self.distribution)
             .map_err(|e| e.to_string())?;
         if let Some(tag) = self.hash_tag {
             pool = pool.with_hash_tag(&tag).map_err(|e| e.to_string())?;
         }
-        let policy = if self.auto_eject_hosts {
-            DownPolicy::Remap
-        } else {
-            DownPolicy::FailFast
+        let policy = match &self.ejection {
+            Ejection::Remap => DownPolicy::Remap,
+            Ejection::FailFast => DownPolicy::FailFast,
+            Ejection::Failover(r) => DownPolicy::Failover(r.clone()),
         };
         Router::new(pool, policy).map_err(|e| e.to_string())
     }
@@ -214,6 +249,10 @@ fn pool(s: &Section, resolve: Resolve) -> Result<PoolConfig, Fail> {
     let mut client_connections = 0;
     let mut tcpkeepalive = false;
     let mut servers = None;
+    let mut policy: Option<(usize, String)> = None;
+    let mut failover: Option<(usize, Vec<(usize, String)>)> = None;
+    let mut hc_interval = 0;
+    let (mut hc_timeout, mut hc_rise, mut hc_fall) = (None, 2, 3);
     for e in &s.entries {
         match e.key.as_str() {
             "listen" => {
@@ -269,6 +308,35 @@ fn pool(s: &Section, resolve: Resolve) -> Result<PoolConfig, Fail> {
                 }
             }
             "client_connections" => client_connections = number(e)?,
+            "ejection_policy" => policy = Some((e.line, scalar(e)?.to_owned())),
+            "failover" => {
+                let Value::List(items) = &e.value else {
+                    return Err((
+                        e.line,
+                        "failover: expected a list of `- <server> <replica> ...`".into(),
+                    ));
+                };
+                failover = Some((e.line, items.clone()));
+            }
+            "health_check_interval" => hc_interval = number(e)?,
+            "health_check_timeout" => {
+                let ms = number(e)?;
+                if ms == 0 {
+                    return Err((e.line, "health_check_timeout: must be at least 1".into()));
+                }
+                hc_timeout = Some(Duration::from_millis(u64::from(ms)));
+            }
+            "health_check_rise" | "health_check_fall" => {
+                let n = number(e)?;
+                if n == 0 {
+                    return Err((e.line, format!("{}: must be at least 1", e.key)));
+                }
+                if e.key == "health_check_rise" {
+                    hc_rise = n;
+                } else {
+                    hc_fall = n;
+                }
+            }
             "tcpkeepalive" => tcpkeepalive = boolean(e)?,
             "redis" => {
                 if boolean(e)? {
@@ -313,6 +381,16 @@ fn pool(s: &Section, resolve: Resolve) -> Result<PoolConfig, Fail> {
         )?);
         specs.push(spec);
     }
+    let ejection = ejection(policy, failover, auto_eject_hosts, &specs)?;
+    let health_check = (hc_interval > 0).then(|| {
+        let interval = Duration::from_millis(u64::from(hc_interval));
+        HealthCheck {
+            interval,
+            timeout: hc_timeout.unwrap_or(interval.min(Duration::from_secs(1))),
+            rise: hc_rise,
+            fall: hc_fall,
+        }
+    });
     let cfg = PoolConfig {
         name: s.name.clone(),
         listen,
@@ -327,11 +405,91 @@ fn pool(s: &Section, resolve: Resolve) -> Result<PoolConfig, Fail> {
         tcpkeepalive,
         servers: specs,
         addrs,
+        ejection,
+        health_check,
     };
     // Build the ring once here so that duplicate names or weight overflows are reported now.
     cfg.router()
         .map_err(|m| (s.line, format!("pool {:?}: {m}", s.name)))?;
     Ok(cfg)
+}
+
+/// The ejection policy from `ejection_policy:` (or `auto_eject_hosts:`) and the `failover:`
+/// lists, servers named as in their `servers:` line or by `host:port`.
+fn ejection(
+    policy: Option<(usize, String)>,
+    failover: Option<(usize, Vec<(usize, String)>)>,
+    auto_eject_hosts: bool,
+    specs: &[ServerSpec],
+) -> Result<Ejection, Fail> {
+    let chosen = match &policy {
+        None if failover.is_some() => "failover",
+        None if auto_eject_hosts => "remap",
+        None => "fail_fast",
+        Some((_, p)) => p.as_str(),
+    };
+    let line = policy.as_ref().map_or(0, |(l, _)| *l);
+    match chosen {
+        "remap" | "fail_fast" => {
+            if let Some((l, _)) = failover {
+                return Err((
+                    l,
+                    format!("failover: lists are for ejection_policy: failover, not {chosen}"),
+                ));
+            }
+            Ok(if chosen == "remap" {
+                Ejection::Remap
+            } else {
+                Ejection::FailFast
+            })
+        }
+        "failover" => {
+            let Some((_, items)) = failover else {
+                return Err((
+                    line,
+                    "ejection_policy: failover needs a failover: list".into(),
+                ));
+            };
+            let find = |name: &str, l: usize| {
+                specs
+                    .iter()
+                    .position(|s| {
+                        s.ketama_name() == name || format!("{}:{}", s.addr(), s.port()) == name
+                    })
+                    .ok_or((l, format!("failover: no server {name:?} in this pool")))
+            };
+            let mut lists = vec![Vec::new(); specs.len()];
+            let mut seen = vec![false; specs.len()];
+            for (l, text) in &items {
+                let mut words = text.split_ascii_whitespace();
+                let Some(owner) = words.next() else {
+                    return Err((*l, "failover: empty line".into()));
+                };
+                let o = find(owner, *l)?;
+                if std::mem::replace(&mut seen[o], true) {
+                    return Err((*l, format!("failover: {owner:?} is listed twice")));
+                }
+                for w in words {
+                    let r = find(w, *l)?;
+                    if r == o || lists[o].contains(&r) {
+                        return Err((
+                            *l,
+                            format!("failover: {w:?} repeats in the list of {owner:?}"),
+                        ));
+                    }
+                    lists[o].push(r);
+                }
+                if lists[o].is_empty() {
+                    return Err((*l, format!("failover: {owner:?} has no replica")));
+                }
+            }
+            Ok(Ejection::Failover(lists))
+        }
+        other => Err((
+            line,
+            format!("ejection_policy: unknown {other:?} (remap, fail_fast or failover)"),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -454,5 +612,91 @@ alpha:
         )
         .unwrap();
         assert_eq!(c.pools[0].timeout, None);
+    }
+
+    #[test]
+    fn ejection_policy_failover_lists_and_health_checks() {
+        let text = "p:\n  listen: 127.0.0.1:1\n  ejection_policy: failover\n  failover:\n  \
+                    - a b\n  - 127.0.0.1:3 a c\n  health_check_interval: 500\n  \
+                    health_check_rise: 4\n  servers:\n  - 127.0.0.1:2:1 a\n  - 127.0.0.1:3:1 b\n  \
+                    - 127.0.0.1:4:1 c\n";
+        let p = Config::parse(text, "x").unwrap().pools.remove(0);
+        assert_eq!(
+            p.ejection,
+            Ejection::Failover(vec![vec![1], vec![0, 2], vec![]])
+        );
+        assert_eq!(
+            *p.router().unwrap().policy(),
+            DownPolicy::Failover(vec![vec![1], vec![0, 2], vec![]])
+        );
+        assert_eq!(
+            p.health_check,
+            Some(HealthCheck {
+                interval: Duration::from_millis(500),
+                timeout: Duration::from_millis(500),
+                rise: 4,
+                fall: 3,
+            })
+        );
+        // A failover: list alone picks the policy; ejection_policy overrides auto_eject_hosts.
+        let base =
+            "p:\n  listen: 127.0.0.1:1\n  servers:\n  - 127.0.0.1:2:1 a\n  - 127.0.0.1:3:1 b\n";
+        let p = Config::parse(&format!("{base}  failover:\n  - a b\n"), "x").unwrap();
+        assert_eq!(
+            p.pools[0].ejection,
+            Ejection::Failover(vec![vec![1], vec![]])
+        );
+        let p = Config::parse(
+            &format!("{base}  auto_eject_hosts: true\n  ejection_policy: fail_fast\n"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(p.pools[0].ejection, Ejection::FailFast);
+        assert_eq!(p.pools[0].health_check, None);
+        let p = Config::parse(&format!("{base}  health_check_interval: 5000\n"), "x").unwrap();
+        assert_eq!(
+            p.pools[0].health_check.map(|h| h.timeout),
+            Some(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn ejection_and_health_check_mistakes_name_their_line() {
+        let base =
+            "p:\n  listen: 127.0.0.1:1\n  servers:\n  - 127.0.0.1:2:1 a\n  - 127.0.0.1:3:1 b\n";
+        let cases: Vec<(String, usize, &str)> = vec![
+            (format!("{base}  ejection_policy: shuffle\n"), 6, "unknown"),
+            (
+                format!("{base}  ejection_policy: failover\n"),
+                6,
+                "needs a failover",
+            ),
+            (format!("{base}  failover: a b\n"), 6, "expected a list"),
+            (
+                format!("{base}  failover:\n  - a z\n"),
+                7,
+                "no server \"z\"",
+            ),
+            (format!("{base}  failover:\n  - a\n"), 7, "no replica"),
+            (format!("{base}  failover:\n  - a a\n"), 7, "repeats"),
+            (format!("{base}  failover:\n  - a b\n  - a b\n"), 8, "twice"),
+            (
+                format!("{base}  ejection_policy: remap\n  failover:\n  - a b\n"),
+                7,
+                "not remap",
+            ),
+            (format!("{base}  health_check_rise: 0\n"), 6, "at least 1"),
+            (format!("{base}  health_check_fall: many\n"), 6, "number"),
+            (
+                format!("{base}  health_check_timeout: 0\n"),
+                6,
+                "at least 1",
+            ),
+        ];
+        for (text, line, what) in cases {
+            let e = Config::parse(&text, "c.yml").expect_err(&text);
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(what), "{text}: {e}");
+        }
     }
 }

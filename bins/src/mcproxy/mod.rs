@@ -35,7 +35,7 @@ mod yaml;
 use core::time::Duration;
 use std::path::PathBuf;
 
-pub use config::{Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, PoolConfig};
+pub use config::{Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, Ejection, HealthCheck, PoolConfig};
 pub use health::Health;
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 pub use yaml::YamlError;
