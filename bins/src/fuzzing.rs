@@ -39,7 +39,15 @@ pub fn named_conf(data: &[u8]) {
 /// The nutcracker YAML subset `lvs-mcproxy` reads, with literal addresses only.
 pub fn nutcracker_yml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(c) = McproxyConfig::parse_numeric(&text, MAIN) {
+    if let Ok(c) = McproxyConfig::parse_numeric(&text, MAIN, false) {
+        assert!(!c.pools.is_empty(), "an accepted config has a pool");
+    }
+}
+
+/// The same pools in TOML, as `lvs-mcproxy -c <file>.toml` reads them (literal addresses).
+pub fn mcproxy_toml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(c) = McproxyConfig::parse_numeric(&text, MAIN, true) {
         assert!(!c.pools.is_empty(), "an accepted config has a pool");
     }
 }

@@ -31,6 +31,11 @@ fn nutcracker_yml_corpus() {
 }
 
 #[test]
+fn mcproxy_toml_corpus() {
+    replay("mcproxy_toml", fuzzing::mcproxy_toml);
+}
+
+#[test]
 fn keepalived_conf_corpus() {
     replay("keepalived_conf", fuzzing::keepalived_conf);
 }

@@ -13,8 +13,13 @@ use std::time::{Duration, Instant};
 use mcproxy_support::{Proxy, TempDir, free_port};
 
 fn check(text: &str) -> (bool, String) {
+    check_file(text, "nutcracker.yml")
+}
+
+/// `lvs-mcproxy -c <a temporary file called name> --check`.
+fn check_file(text: &str, name: &str) -> (bool, String) {
     let dir = TempDir::new("check");
-    let conf = dir.0.join("nutcracker.yml");
+    let conf = dir.0.join(name);
     std::fs::write(&conf, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lvs-mcproxy"))
         .arg("-c")
@@ -67,6 +72,29 @@ gamma:
     assert!(!ok);
     assert!(
         out.contains("nutcracker.yml:15: hash: unknown function \"fnv9\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn mcproxy_check_reads_toml_by_its_extension() {
+    let good = "\
+[alpha]
+listen = \"127.0.0.1:22121\"
+ejection_policy = \"failover\"
+failover = [\"a b\"]
+servers = [\"127.0.0.1:11211:1 a\", \"127.0.0.1:11212:1 b\"]
+";
+    let (ok, out) = check_file(good, "pools.toml");
+    assert!(ok, "{out}");
+    assert!(out.contains("syntax is ok (1 pools)"), "{out}");
+    // The same text is no YAML: the extension decides.
+    let (ok, _) = check_file(good, "pools.yml");
+    assert!(!ok);
+    let (ok, out) = check_file(&good.replace("[\"a b\"]", "[\"a z\"]"), "pools.toml");
+    assert!(!ok);
+    assert!(
+        out.contains("pools.toml:4: failover: no server \"z\""),
         "{out}"
     );
 }

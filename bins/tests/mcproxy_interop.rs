@@ -272,6 +272,80 @@ fn mcproxy_memcached_auto_eject_remaps_the_dead_servers_keys() {
     );
 }
 
+/// Sets `key` through `c` until the proxy stores it (the first attempts may meet the dead
+/// server, which ejects it).
+fn set_until_stored(c: &mut Client, key: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.set(key, value);
+        if r == "STORED\r\n" {
+            return;
+        }
+        assert!(r.starts_with("SERVER_ERROR"), "{r:?}");
+        assert!(Instant::now() < deadline, "{key} never stored");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn mcproxy_memcached_failover_sends_a_dead_servers_keys_to_its_replicas_in_order() {
+    let Some(bin) = memcached("mcproxy_memcached_failover") else {
+        return;
+    };
+    let mut backends: Vec<Memcached> = (0..3).map(|_| Memcached::start(&bin)).collect();
+    let servers: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .zip(&backends)
+        .map(|(name, b)| format!("{} {name}", b.server_entry()))
+        .collect();
+    let extra = "  ejection_policy: failover\n  failover:\n   - a b c\n   - b c\n  \
+                 server_failure_limit: 1\n  server_retry_timeout: 60000\n  timeout: 500\n";
+    let proxy = Proxy::start(&servers, extra, &[]);
+    // Named servers are placed by name, as nutcracker does.
+    let specs = servers
+        .iter()
+        .map(|s| ServerSpec::parse(s).unwrap())
+        .collect();
+    let pool = TwemproxyPool::new(specs, HashFunction::Fnv1a64, Distribution::Ketama).unwrap();
+    let key_on = |owner: usize| {
+        (0..)
+            .map(|i| format!("fo:{i}"))
+            .find(|k| pool.pick_deterministic(k.as_bytes()) == Some(owner))
+            .unwrap()
+    };
+    let (ka, kb, kc) = (key_on(0), key_on(1), key_on(2));
+    let mut c = proxy.client();
+    for k in [&ka, &kb, &kc] {
+        assert_eq!(c.set(k, "home"), "STORED\r\n");
+    }
+    assert_eq!(Client::connect(backends[0].port).get(&[&ka]).len(), 1);
+
+    // a dies: its keys go to b, its first replica; the others stay home.
+    backends[0].proc.kill();
+    set_until_stored(&mut c, &ka, "on-b");
+    assert_eq!(
+        Client::connect(backends[1].port).get(&[&ka]),
+        [(ka.clone(), "on-b".into())]
+    );
+    assert_eq!(c.get(&[&kc]), [(kc.clone(), "home".into())]);
+
+    // b dies too: a's keys go to c (the next in a's list), and so do b's.
+    backends[1].proc.kill();
+    set_until_stored(&mut c, &kb, "on-c");
+    set_until_stored(&mut c, &ka, "on-c too");
+    let on_c = Client::connect(backends[2].port).get(&[&ka, &kb, &kc]);
+    assert_eq!(
+        on_c,
+        [
+            (ka.clone(), "on-c too".into()),
+            (kb.clone(), "on-c".into()),
+            (kc.clone(), "home".into())
+        ]
+    );
+    // A fresh client sees the same: one multi-get over the three keys, all served by c.
+    assert_eq!(proxy.client().get(&[&ka, &kb, &kc]), on_c);
+}
+
 #[test]
 fn mcproxy_memcached_pipelined_flood_with_slow_reader_completes() {
     let Some((_b, proxy)) = start(2, "", "mcproxy_memcached_flood") else {

@@ -8,6 +8,7 @@ use std::path::Path;
 use lvs_sched::mcproxy::{DownPolicy, Router};
 use lvs_sched::ring::{Distribution, HashFunction, ServerSpec, TwemproxyPool};
 
+use super::toml_conf;
 use super::yaml::{self, Entry, Section, Value};
 
 /// Why a configuration was refused; `line` is 1-based (0 for the file as a whole).
@@ -127,7 +128,8 @@ pub struct Config {
 const IGNORED: &[&str] = &["backlog", "preconnect", "server_connections", "redis_db"];
 
 impl Config {
-    /// Reads and checks `path`.
+    /// Reads and checks `path`: TOML when its name ends in `.toml`, nutcracker's YAML
+    /// otherwise.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -135,27 +137,46 @@ impl Config {
             line: 0,
             message: e.to_string(),
         })?;
-        Self::parse(&text, &shown)
+        let format = if path.extension().is_some_and(|e| e == "toml") {
+            Format::Toml
+        } else {
+            Format::Yaml
+        };
+        Self::parse_with(&text, &shown, format, resolve)
     }
 
-    /// Parses and checks configuration text; `path` only labels errors.
+    /// Parses and checks nutcracker YAML text; `path` only labels errors.
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
-        Self::parse_with(text, path, resolve)
+        Self::parse_with(text, path, Format::Yaml, resolve)
     }
 
-    /// [`Config::parse`] without name lookups: host names are refused instead of resolved, so
-    /// the fuzz targets never touch the network.
-    pub(crate) fn parse_numeric(text: &str, path: &str) -> Result<Self, ConfigError> {
-        Self::parse_with(text, path, resolve_numeric)
+    /// Parses and checks the same pools written in TOML (one table per pool, the same keys).
+    pub fn parse_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(text, path, Format::Toml, resolve)
     }
 
-    fn parse_with(text: &str, path: &str, resolve: Resolve) -> Result<Self, ConfigError> {
+    /// [`Config::parse`] (or, with `toml`, [`Config::parse_toml`]) without name lookups: host
+    /// names are refused instead of resolved, so the fuzz targets never touch the network.
+    pub(crate) fn parse_numeric(text: &str, path: &str, toml: bool) -> Result<Self, ConfigError> {
+        let format = if toml { Format::Toml } else { Format::Yaml };
+        Self::parse_with(text, path, format, resolve_numeric)
+    }
+
+    fn parse_with(
+        text: &str,
+        path: &str,
+        format: Format,
+        resolve: Resolve,
+    ) -> Result<Self, ConfigError> {
         let fail = |line: usize, message: String| ConfigError {
             path: path.to_owned(),
             line,
             message,
         };
-        let sections = yaml::parse(text).map_err(|e| fail(e.line, e.message))?;
+        let sections = match format {
+            Format::Yaml => yaml::parse(text).map_err(|e| fail(e.line, e.message))?,
+            Format::Toml => toml_conf::parse(text).map_err(|(line, m)| fail(line, m))?,
+        };
         if sections.is_empty() {
             return Err(fail(0, "no pools configured".into()));
         }
@@ -175,6 +196,13 @@ impl Config {
         }
         Ok(Self { pools })
     }
+}
+
+/// The two ways to write the pools.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Yaml,
+    Toml,
 }
 
 type Fail = (usize, String);
@@ -698,5 +726,28 @@ alpha:
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(what), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn toml_reads_the_same_pools_as_yaml() {
+        let toml = "[alpha]\nlisten = \"127.0.0.1:22121\"\nhash = \"murmur\"\nhash_tag = \"{}\"\n\
+                    distribution = \"modula\"\ntimeout = 400\nauto_eject_hosts = true\n\
+                    server_retry_timeout = 2000\nserver_failure_limit = 3\nclient_connections = 100\n\
+                    tcpkeepalive = true\npreconnect = true\nredis = false\n\
+                    servers = [\"127.0.0.1:11211:1\", \"127.0.0.1:11212:2 cache-b\"]\n";
+        let from_toml = Config::parse_toml(toml, "t.toml").unwrap();
+        let from_yaml = Config::parse(FULL, "t.yml").unwrap();
+        assert_eq!(format!("{from_toml:?}"), format!("{from_yaml:?}"));
+        let e = Config::parse_toml(
+            "[p]\nlisten = \"127.0.0.1:1\"\ncolour = \"blue\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.to_string().starts_with("c.toml:3: ")),
+            (3, true),
+            "{e}"
+        );
+        assert!(e.message.contains("unknown key"), "{e}");
     }
 }

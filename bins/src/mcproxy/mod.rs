@@ -29,6 +29,7 @@
 mod config;
 mod health;
 mod pipe;
+mod toml_conf;
 mod worker;
 mod yaml;
 
