@@ -347,6 +347,52 @@ fn mcproxy_memcached_failover_sends_a_dead_servers_keys_to_its_replicas_in_order
 }
 
 #[test]
+fn mcproxy_memcached_key_policy_and_item_size_flags() {
+    let Some(bin) = memcached("mcproxy_memcached_key_policy") else {
+        return;
+    };
+    let server = Memcached::start(&bin);
+    let servers = [server.server_entry()];
+    let bad = "CLIENT_ERROR bad command line format\r\n";
+    // memcached's own rule (the default): a TAB or a UTF-8 byte is part of the key.
+    let lax = Proxy::start(&servers, "", &[]);
+    let mut c = lax.client();
+    assert_eq!(c.call("set tab\tkey 0 0 1\r\nx\r\n"), "STORED\r\n");
+    assert_eq!(c.call("get tab\tkey\r\n"), "VALUE tab\tkey 0 1\r\n");
+    assert_eq!(c.line(), "x\r\n");
+    assert_eq!(c.line(), "END\r\n");
+    // Strict: refused by the proxy itself, and the connection goes on.
+    let strict = Proxy::start(&servers, "", &["--key-policy", "strict"]);
+    let mut c = strict.client();
+    assert_eq!(c.call("get tab\tkey\r\n"), bad);
+    assert_eq!(c.call("set caf\u{e9} 0 0 1\r\nx\r\n"), bad);
+    // As memcached does after a bad key, the data line is read as a command of its own.
+    assert_eq!(c.line(), "ERROR\r\n");
+    assert_eq!(c.set("plain", "ok"), "STORED\r\n");
+    // Strict with high bytes: UTF-8 keys pass, control bytes still do not.
+    let utf8 = Proxy::start(
+        &servers,
+        "",
+        &[
+            "--key-policy",
+            "strict-high-bytes",
+            "--item-size-max",
+            "2048",
+        ],
+    );
+    let mut c = utf8.client();
+    assert_eq!(c.call("set caf\u{e9} 0 0 1\r\nx\r\n"), "STORED\r\n");
+    assert_eq!(c.call("get tab\tkey\r\n"), bad);
+    // --item-size-max answers as a memcached started with -I 2048 would, value swallowed.
+    let big = "v".repeat(4000);
+    assert_eq!(
+        c.set("big", &big),
+        "SERVER_ERROR object too large for cache\r\n"
+    );
+    assert_eq!(c.set("small", "fits"), "STORED\r\n");
+}
+
+#[test]
 fn mcproxy_memcached_pipelined_flood_with_slow_reader_completes() {
     let Some((_b, proxy)) = start(2, "", "mcproxy_memcached_flood") else {
         return;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! lvs-mcproxy -c nutcracker.yml -w 2
+//! lvs-mcproxy -c pools.toml --key-policy strict
 //! lvs-mcproxy -c nutcracker.yml --check
 //! ```
 
@@ -9,10 +10,24 @@ use core::time::Duration;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use lvs_bins::io::init_logging;
 use lvs_bins::mcproxy::{Config, Options, run};
+use lvs_core::memcache::{KeyPolicy, Limits};
 use lvs_sched::mcproxy::SessionConfig;
+
+/// Which key bytes clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Keys {
+    /// memcached 1.6.18's own rule: any byte but space (a NUL ends the command line).
+    Memcached,
+    /// No NUL, no control byte (TAB included), no DEL, no byte of 0x80 and above:
+    /// `CLIENT_ERROR bad command line format` instead, so the proxy hashes exactly the key
+    /// the server stores.
+    Strict,
+    /// As strict, but bytes of 0x80 and above (UTF-8 keys) are allowed.
+    StrictHighBytes,
+}
 
 /// A memcached proxy reading nutcracker's configuration.
 #[derive(Debug, Parser)]
@@ -33,6 +48,13 @@ struct Args {
     /// Most requests in flight per client connection before reading from it pauses.
     #[arg(long, default_value_t = 1024)]
     max_pending: usize,
+    /// Which key bytes clients may use.
+    #[arg(long, value_enum, default_value_t = Keys::Memcached)]
+    key_policy: Keys,
+    /// The servers' item size limit in bytes (memcached's -I): a larger item is answered
+    /// `SERVER_ERROR object too large for cache` by the proxy, as the server would.
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..=1 << 30))]
+    item_size_max: u32,
     /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -70,6 +92,19 @@ fn main() -> ExitCode {
         drain_timeout: Duration::from_millis(args.drain_timeout_ms),
         session: SessionConfig {
             max_pending: args.max_pending.max(1),
+            limits: Limits {
+                keys: match args.key_policy {
+                    Keys::Memcached => KeyPolicy::Memcached,
+                    Keys::Strict => KeyPolicy::Strict {
+                        allow_high_bytes: false,
+                    },
+                    Keys::StrictHighBytes => KeyPolicy::Strict {
+                        allow_high_bytes: true,
+                    },
+                },
+                item_size_max: args.item_size_max as usize,
+                ..Limits::MEMCACHED_1_6_18
+            },
             ..SessionConfig::default()
         },
     };
