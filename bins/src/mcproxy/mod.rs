@@ -23,6 +23,12 @@
 //!   to the ring neighbours (twemproxy); with `false` the ring is kept and its keys fail fast
 //!   (`SERVER_ERROR backend unavailable`, misses inside multi-gets) instead of every request
 //!   waiting on a dead server.
+//! * Active health checks (`health_check_interval:` above 0): every interval each worker
+//!   sends `version` to each server on a probe connection of its own; `health_check_fall`
+//!   consecutive failed probes (no connection, no `VERSION` line within the timeout, or any
+//!   other line) eject the server as above, and an ejected server comes back only after
+//!   `health_check_rise` consecutive successful probes instead of after
+//!   `server_retry_timeout`.
 //! * Signals: SIGTERM / SIGINT stop accepting and let in-flight requests finish (up to the
 //!   drain timeout); SIGHUP re-reads the configuration for new connections.
 
@@ -37,7 +43,7 @@ use core::time::Duration;
 use std::path::PathBuf;
 
 pub use config::{Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, Ejection, HealthCheck, PoolConfig};
-pub use health::Health;
+pub use health::{Health, ProbeChange};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 pub use yaml::YamlError;
 

@@ -2,6 +2,7 @@
 //! [`Session`] each) and one backend connection per pool server, opened lazily and shared by
 //! every session of the worker (a [`Pipe`]): requests of all clients are queued on it in
 //! order, written in one batch per wake-up, and the replies handed back in that order.
+//! Pools with health checks also get one probe connection per server (see [`probe`]).
 
 use core::time::Duration;
 use std::io::{self, Read, Write};
@@ -21,7 +22,10 @@ use crate::io::slab::{Key, Slab};
 use crate::io::{Clock, HANDLED, SignalAction, tcp_connect, tcp_listener};
 
 mod pipes;
+mod probe;
 mod service;
+
+use probe::ProbeConn;
 
 const SIGNALS: Token = Token(0);
 /// Read size per call, and the size of the worker's read buffer.
@@ -87,6 +91,7 @@ enum Conn {
     Listener(ListenerConn),
     Client(Box<ClientConn>),
     Backend(BackendConn),
+    Probe(ProbeConn),
 }
 
 /// A pool generation: a reload makes a new one; old ones live while their clients do.
@@ -97,6 +102,10 @@ struct PoolRt {
     health: Health,
     /// The shared connection to each server.
     pipes: Vec<Option<Key>>,
+    /// The health-check connection to each server.
+    probes: Vec<Option<Key>>,
+    /// When the next round of probes starts (pools with health checks).
+    next_probe: Instant,
     clients: usize,
     /// Some listener still accepts into this generation.
     live: bool,
@@ -105,13 +114,18 @@ struct PoolRt {
 impl PoolRt {
     fn new(cfg: PoolConfig) -> Result<Self, String> {
         let router = cfg.router()?;
-        let health = Health::new(
+        let mut health = Health::new(
             cfg.servers.len(),
             cfg.server_failure_limit,
             cfg.server_retry_timeout,
         );
+        if let Some(hc) = cfg.health_check {
+            health = health.with_checks(hc.rise, hc.fall);
+        }
         Ok(Self {
             pipes: vec![None; cfg.servers.len()],
+            probes: vec![None; cfg.servers.len()],
+            next_probe: Instant::ZERO,
             cfg,
             router,
             health,
@@ -272,7 +286,13 @@ impl Worker {
             .pools
             .iter()
             .flatten()
-            .flat_map(|p| [p.cfg.timeout, Some(p.cfg.connect_timeout())])
+            .flat_map(|p| {
+                [
+                    p.cfg.timeout,
+                    Some(p.cfg.connect_timeout()),
+                    p.cfg.health_check.map(|h| h.timeout),
+                ]
+            })
             .flatten()
             .min()
             .unwrap_or(MAX_TICK);
@@ -292,6 +312,9 @@ impl Worker {
                 }
             }
             let mut wake = self.next_tick;
+            if let Some(t) = self.next_probe() {
+                wake = wake.min(t);
+            }
             for p in self.pools.iter().flatten() {
                 if let Some(t) = p.health.poll_timeout() {
                     wake = wake.min(t);
@@ -341,8 +364,10 @@ impl Worker {
             }
             if now >= self.next_tick {
                 self.sweep(now);
+                self.sweep_probes(now);
                 self.next_tick = now + self.tick_interval();
             }
+            self.probe_round(now);
             self.retry_ejected(now);
             self.apply_ejections();
         }
@@ -397,6 +422,7 @@ impl Worker {
                     self.pipe_writes.push(k);
                 }
             }
+            Some(Conn::Probe(_)) => self.probe_ready(k),
             None => {}
         }
     }

@@ -1,5 +1,6 @@
 //! The shared backend connections of a [`Worker`]: opening them, queueing sessions' requests,
-//! batched writes, handing replies back, and failing one for every session on it.
+//! batched writes, handing replies back, and failing one for every session on it (the probe
+//! connections of a dropped pool generation are closed with its shared ones).
 
 use super::super::pipe::PipeError;
 use super::*;
@@ -292,13 +293,24 @@ impl Worker {
         }
         let _ = pool.router.set_down(i, true);
         self.stats.ejections += 1;
-        tracing::warn!(
-            worker = self.id,
-            pool = %pool.cfg.name,
-            server = pool.cfg.servers[i].pname(),
-            retry_ms = pool.cfg.server_retry_timeout.as_millis() as u64,
-            "backend_down: server ejected"
-        );
+        if let Some(hc) = pool.cfg.health_check {
+            tracing::warn!(
+                worker = self.id,
+                pool = %pool.cfg.name,
+                server = pool.cfg.servers[i].pname(),
+                reason = "request failures",
+                back_after_probes = hc.rise,
+                "backend_down: server ejected"
+            );
+        } else {
+            tracing::warn!(
+                worker = self.id,
+                pool = %pool.cfg.name,
+                server = pool.cfg.servers[i].pname(),
+                retry_ms = pool.cfg.server_retry_timeout.as_millis() as u64,
+                "backend_down: server ejected"
+            );
+        }
         self.ejections.push((p, i));
         true
     }
@@ -306,6 +318,7 @@ impl Worker {
     /// Closes the shared connections of a pool generation that is being dropped; the
     /// sessions still owed replies on them (zombies) are settled.
     pub(super) fn close_pool_pipes(&mut self, p: usize) {
+        self.close_pool_probes(p);
         let pipes: Vec<Key> = match self.pools.get(p) {
             Some(Some(pool)) => pool.pipes.iter().flatten().copied().collect(),
             _ => return,

@@ -84,15 +84,16 @@ impl Worker {
     /// Puts back the servers whose retry time has come (`backend_up`).
     pub(super) fn retry_ejected(&mut self, now: Instant) {
         let mut back = Vec::new();
-        for (p, slot) in self.pools.iter_mut().enumerate() {
-            let Some(pool) = slot else { continue };
+        for p in 0..self.pools.len() {
+            let Some(Some(pool)) = self.pools.get_mut(p) else {
+                continue;
+            };
             if pool.health.poll_timeout().is_none_or(|t| t > now) {
                 continue;
             }
-            let start = back.len();
+            back.clear();
             pool.health.handle_timeout(now, &mut back);
-            for &i in &back[start..] {
-                let _ = pool.router.set_down(i, false);
+            for &i in &back {
                 tracing::warn!(
                     worker = self.id,
                     pool = %pool.cfg.name,
@@ -100,15 +101,31 @@ impl Worker {
                     "backend_up: retrying server"
                 );
             }
-            let back_here: Vec<usize> = back[start..].to_vec();
-            let keys: Vec<Key> = self.conns.keys().collect();
-            for k in keys {
-                if let Some(Conn::Client(c)) = self.conns.get_mut(k)
-                    && c.pool == p
-                {
-                    for &i in &back_here {
-                        c.session.backend_up(i);
-                    }
+            self.servers_back(p, &back);
+        }
+    }
+
+    /// Servers `back` of pool `p` are no longer ejected: routed to again, in the pool's
+    /// template and in every session of that pool (`backend_up`).
+    pub(super) fn servers_back(&mut self, p: usize, back: &[usize]) {
+        if back.is_empty() {
+            return;
+        }
+        let Some(Some(pool)) = self.pools.get_mut(p) else {
+            return;
+        };
+        for &i in back {
+            let _ = pool.router.set_down(i, false);
+        }
+        self.ejections
+            .retain(|&(ep, ei)| ep != p || !back.contains(&ei));
+        let keys: Vec<Key> = self.conns.keys().collect();
+        for k in keys {
+            if let Some(Conn::Client(c)) = self.conns.get_mut(k)
+                && c.pool == p
+            {
+                for &i in back {
+                    c.session.backend_up(i);
                 }
             }
         }
