@@ -4,7 +4,8 @@
 //! * [`Config`]: nutcracker YAML pools (`listen`, `hash`, `hash_tag`, `distribution`,
 //!   `timeout`, `auto_eject_hosts`, `server_retry_timeout`, `server_failure_limit`,
 //!   `client_connections`, `tcpkeepalive`, `servers`), parsed by a strict line-based reader of
-//!   that YAML subset with line-numbered errors.
+//!   that YAML subset with line-numbered errors, or the same pools in TOML (a file ending in
+//!   `.toml`); beyond nutcracker, `ejection_policy` / `failover` and the `health_check_*` keys.
 //! * [`Worker`]: one mio loop per thread; every worker binds each pool's address (with
 //!   `SO_REUSEPORT` when there are several). Each client connection gets a
 //!   [`Session`](lvs_sched::mcproxy::Session); the sessions of a worker share one backend
@@ -22,7 +23,8 @@
 //!   again (`backend_up`) when the time has passed. With `auto_eject_hosts: true` its keys move
 //!   to the ring neighbours (twemproxy); with `false` the ring is kept and its keys fail fast
 //!   (`SERVER_ERROR backend unavailable`, misses inside multi-gets) instead of every request
-//!   waiting on a dead server.
+//!   waiting on a dead server. `ejection_policy: failover` sends them to the first live
+//!   server of the ejected one's `failover:` list instead.
 //! * Active health checks (`health_check_interval:` above 0): every interval each worker
 //!   sends `version` to each server on a probe connection of its own; `health_check_fall`
 //!   consecutive failed probes (no connection, no `VERSION` line within the timeout, or any
