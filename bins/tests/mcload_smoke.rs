@@ -24,11 +24,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mcproxy_support::{Memcached, require};
+use mcproxy_support::{GarbageServer, Memcached, require};
 
 /// `target/<profile>/examples/<name>`, beside `target/<profile>/deps/<this test>`, refused
 /// when older than any of its `sources` (paths under the crate).
@@ -186,58 +184,9 @@ fn mcload_closed_loop_and_fixed_rate_against_memcached() {
     );
 }
 
-/// A server that answers every read with a line no memcached sends, until stopped.
-struct GarbageServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl GarbageServer {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut clients = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok((s, _)) = listener.accept() {
-                    s.set_nonblocking(true).unwrap();
-                    clients.push(s);
-                }
-                let mut buf = [0u8; 4096];
-                for c in &mut clients {
-                    if let Ok(n) = c.read(&mut buf)
-                        && n > 0
-                    {
-                        let _ = c.write_all(b"BOGUS REPLY\r\n");
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        });
-        Self {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for GarbageServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn mcload_counts_garbage_replies_as_errors_without_failing() {
-    let server = GarbageServer::start();
+    let server = GarbageServer::start(b"BOGUS REPLY\r\n");
     let addr = format!("127.0.0.1:{}", server.port);
     let out = fields(&run(&[
         "--addr",

@@ -6,15 +6,11 @@
 
 mod mcproxy_support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lvs_sched::ring::{Distribution, HashFunction, ServerSpec, TwemproxyPool};
-use mcproxy_support::{Client, Memcached, Proxy, require};
+use mcproxy_support::{Client, GarbageServer, Memcached, Proxy, require};
 
 /// Health checks every 100 ms, two in a row to fall or rise; only probes eject a server
 /// (request failures never reach the limit) and only probes bring it back (the retry time is
@@ -130,70 +126,6 @@ fn mcproxy_health_check_ejects_a_frozen_server_and_brings_it_back() {
     assert!(direct_a.get(&[&after]).is_empty());
 }
 
-/// A server that answers `ERROR` to whatever it reads, on its own port.
-struct Garbage {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Garbage {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let flag = Arc::clone(&flag);
-                        thread::spawn(move || answer_garbage(s, &flag));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Self {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-fn answer_garbage(mut s: TcpStream, stop: &AtomicBool) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        match s.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {
-                if s.write_all(b"ERROR\r\n").is_err() {
-                    return;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-impl Drop for Garbage {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn mcproxy_health_check_ejects_a_server_answering_garbage() {
     let test = "mcproxy_health_check_ejects_a_server_answering_garbage";
@@ -201,7 +133,7 @@ fn mcproxy_health_check_ejects_a_server_answering_garbage() {
         return;
     };
     let a = Memcached::start(&bin);
-    let garbage = Garbage::start();
+    let garbage = GarbageServer::start(b"ERROR\r\n");
     let entries = [a.server_entry(), format!("127.0.0.1:{}:1", garbage.port)];
     let proxy = Proxy::start(&entries, CHECKED, &["-w", "1"]);
     let key = key_on(&entries, 1, "garbage");

@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// A child process killed and reaped on drop.
@@ -50,7 +52,7 @@ impl Proc {
                 self.child = None;
                 return Some(status.code().unwrap_or(-1));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(20));
         }
         None
     }
@@ -133,7 +135,7 @@ pub(crate) fn wait_port(port: u16, what: &str) {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        thread::sleep(Duration::from_millis(20));
     }
     panic!("{what} did not listen on port {port}");
 }
@@ -209,7 +211,7 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if thread::panicking() {
             let log = std::fs::read_to_string(self.dir.0.join("proxy.log")).unwrap_or_default();
             eprintln!("--- lvs-mcproxy log ---\n{log}--- end of log ---");
         }
@@ -296,5 +298,70 @@ impl Client {
     pub(crate) fn get(&mut self, keys: &[&str]) -> Vec<(String, String)> {
         self.send(format!("get {}\r\n", keys.join(" ")).as_bytes());
         self.values()
+    }
+}
+
+/// A server that answers every read with one fixed line no memcached would send there, on
+/// its own loopback port, until dropped.
+pub(crate) struct GarbageServer {
+    pub(crate) port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl GarbageServer {
+    pub(crate) fn start(reply: &'static [u8]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let flag = Arc::clone(&flag);
+                        thread::spawn(move || answer_garbage(s, reply, &flag));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn answer_garbage(mut s: TcpStream, reply: &[u8], stop: &AtomicBool) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {
+                if s.write_all(reply).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+impl Drop for GarbageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
