@@ -240,15 +240,21 @@ impl Worker {
         }
     }
 
-    /// Probes unanswered past their deadline fail.
+    /// Probes unanswered past their deadline fail (only the pools' probe connections are
+    /// looked at, not every connection of the worker).
     pub(super) fn sweep_probes(&mut self, now: Instant) {
-        let keys: Vec<Key> = self.conns.keys().collect();
-        for k in keys {
-            if let Some(Conn::Probe(c)) = self.conns.get_mut(k)
-                && c.deadline.is_some_and(|d| d <= now)
-            {
-                self.finish_probe(k, Step::Failed("timed out"), now);
+        let mut late = Vec::new();
+        for pool in self.pools.iter().flatten() {
+            for &k in pool.probes.iter().flatten() {
+                if let Some(Conn::Probe(c)) = self.conns.get(k)
+                    && c.deadline.is_some_and(|d| d <= now)
+                {
+                    late.push(k);
+                }
             }
+        }
+        for k in late {
+            self.finish_probe(k, Step::Failed("timed out"), now);
         }
     }
 
