@@ -220,7 +220,7 @@ if [ "$MODE" = sat ]; then
     for name in nutcracker lvs-mcproxy; do
         awk -v n="$name" -v p="$(col "$name" 5)" 'BEGIN {
             if (p < 90)
-                printf "NOTE: %s used %.0f%% of its CPU, so it was not saturated (the load side or other processes held it back): its ops/s is not its capacity; its CPU per request still compares, and 1 / (CPU per request) is the rate it would reach on a CPU of its own\n", n, p
+                printf "NOTE: %s used %.0f%% of its CPU, so it was not saturated (the load side or other processes held it back): its ops/s is not its capacity; its CPU per request still compares, and 1 / (CPU per request) is the rate it would reach on a CPU of its own; the quota mode saturates both at the same CPU budget\n", n, p
         }'
     done
 fi
