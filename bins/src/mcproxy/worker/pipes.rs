@@ -291,28 +291,32 @@ impl Worker {
         if !pool.health.failure(i, now) {
             return false;
         }
+        self.server_ejected(p, i, "request failures");
+        true
+    }
+
+    /// Server `i` of pool `p` was just ejected by its health (`reason`: request failures or
+    /// the health check): no longer routed to in the pool's template, and every session of
+    /// the pool is told at the end of the loop turn ([`apply_ejections`](Self::apply_ejections)).
+    pub(super) fn server_ejected(&mut self, p: usize, i: usize, reason: &'static str) {
+        let Some(Some(pool)) = self.pools.get_mut(p) else {
+            return;
+        };
         let _ = pool.router.set_down(i, true);
         self.stats.ejections += 1;
-        if let Some(hc) = pool.cfg.health_check {
-            tracing::warn!(
-                worker = self.id,
-                pool = %pool.cfg.name,
-                server = pool.cfg.servers[i].pname(),
-                reason = "request failures",
-                back_after_probes = hc.rise,
-                "backend_down: server ejected"
-            );
-        } else {
-            tracing::warn!(
-                worker = self.id,
-                pool = %pool.cfg.name,
-                server = pool.cfg.servers[i].pname(),
-                retry_ms = pool.cfg.server_retry_timeout.as_millis() as u64,
-                "backend_down: server ejected"
-            );
-        }
+        let comes_back = match pool.cfg.health_check {
+            Some(hc) => format!("after {} good probes in a row", hc.rise),
+            None => format!("in {} ms", pool.cfg.server_retry_timeout.as_millis()),
+        };
+        tracing::warn!(
+            worker = self.id,
+            pool = %pool.cfg.name,
+            server = pool.cfg.servers[i].pname(),
+            reason,
+            comes_back,
+            "backend_down: server ejected"
+        );
         self.ejections.push((p, i));
-        true
     }
 
     /// Closes the shared connections of a pool generation that is being dropped; the

@@ -316,28 +316,8 @@ impl Worker {
         };
         match pool.health.probe(i, ok, now) {
             ProbeChange::None => {}
-            ProbeChange::Ejected => {
-                let _ = pool.router.set_down(i, true);
-                self.stats.ejections += 1;
-                tracing::warn!(
-                    worker = self.id,
-                    pool = %pool.cfg.name,
-                    server = pool.cfg.servers[i].pname(),
-                    reason = "health check",
-                    "backend_down: server ejected"
-                );
-                self.ejections.push((p, i));
-            }
-            ProbeChange::Restored => {
-                tracing::warn!(
-                    worker = self.id,
-                    pool = %pool.cfg.name,
-                    server = pool.cfg.servers[i].pname(),
-                    reason = "health check",
-                    "backend_up: server back"
-                );
-                self.servers_back(p, &[i]);
-            }
+            ProbeChange::Ejected => self.server_ejected(p, i, "health check"),
+            ProbeChange::Restored => self.servers_back(p, &[i], "health check"),
         }
     }
 }

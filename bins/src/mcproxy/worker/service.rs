@@ -93,21 +93,14 @@ impl Worker {
             }
             back.clear();
             pool.health.handle_timeout(now, &mut back);
-            for &i in &back {
-                tracing::warn!(
-                    worker = self.id,
-                    pool = %pool.cfg.name,
-                    server = pool.cfg.servers[i].pname(),
-                    "backend_up: retrying server"
-                );
-            }
-            self.servers_back(p, &back);
+            self.servers_back(p, &back, "retry timeout");
         }
     }
 
-    /// Servers `back` of pool `p` are no longer ejected: routed to again, in the pool's
-    /// template and in every session of that pool (`backend_up`).
-    pub(super) fn servers_back(&mut self, p: usize, back: &[usize]) {
+    /// Servers `back` of pool `p` are no longer ejected (`reason`: the retry time came, or
+    /// the health check passed them): routed to again, in the pool's template and in every
+    /// session of that pool (`backend_up`).
+    pub(super) fn servers_back(&mut self, p: usize, back: &[usize], reason: &'static str) {
         if back.is_empty() {
             return;
         }
@@ -116,6 +109,13 @@ impl Worker {
         };
         for &i in back {
             let _ = pool.router.set_down(i, false);
+            tracing::warn!(
+                worker = self.id,
+                pool = %pool.cfg.name,
+                server = pool.cfg.servers[i].pname(),
+                reason,
+                "backend_up: server back"
+            );
         }
         self.ejections
             .retain(|&(ep, ei)| ep != p || !back.contains(&ei));
