@@ -57,25 +57,13 @@ pub struct PoolConfig {
     pub servers: Vec<ServerSpec>,
     /// The resolved address of each server, same order.
     pub addrs: Vec<SocketAddr>,
-    /// What happens to an ejected server's keys (`ejection_policy:`; by default what
-    /// `auto_eject_hosts` says: remap or fail fast).
-    pub ejection: Ejection,
+    /// What happens to an ejected server's keys (`ejection_policy:` remap, fail_fast or
+    /// failover with the `failover:` lines `<server> <replica> [<replica> ...]`, servers by
+    /// name or by `host:port`; by default what `auto_eject_hosts` says: remap or fail fast).
+    pub ejection: DownPolicy,
     /// Active health checks (`health_check_interval:` above 0), or nutcracker's passive
     /// ejection alone.
     pub health_check: Option<HealthCheck>,
-}
-
-/// What the proxy does with the keys of an ejected server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ejection {
-    /// `remap`: the ring is rebuilt without it; its keys go to ring neighbours.
-    Remap,
-    /// `fail_fast`: the ring stays; its keys are answered at once (misses for multi-gets).
-    FailFast,
-    /// `failover`: each server's keys go to the first live server of its replica list
-    /// (`failover:` lines `<server> <replica> [<replica> ...]`, servers by name or by
-    /// `host:port`); a server with no list, or no live replica, fails fast.
-    Failover(Vec<Vec<usize>>),
 }
 
 /// Active health checks of a pool's servers: every `interval` each worker sends `version`
@@ -103,12 +91,7 @@ impl PoolConfig {
         if let Some(tag) = self.hash_tag {
             pool = pool.with_hash_tag(&tag).map_err(|e| e.to_string())?;
         }
-        let policy = match &self.ejection {
-            Ejection::Remap => DownPolicy::Remap,
-            Ejection::FailFast => DownPolicy::FailFast,
-            Ejection::Failover(r) => DownPolicy::Failover(r.clone()),
-        };
-        Router::new(pool, policy).map_err(|e| e.to_string())
+        Router::new(pool, self.ejection.clone()).map_err(|e| e.to_string())
     }
 
     /// The connect timeout.
@@ -449,7 +432,7 @@ fn ejection(
     failover: Option<(usize, Vec<(usize, String)>)>,
     auto_eject_hosts: bool,
     specs: &[ServerSpec],
-) -> Result<Ejection, Fail> {
+) -> Result<DownPolicy, Fail> {
     let chosen = match &policy {
         None if failover.is_some() => "failover",
         None if auto_eject_hosts => "remap",
@@ -466,9 +449,9 @@ fn ejection(
                 ));
             }
             Ok(if chosen == "remap" {
-                Ejection::Remap
+                DownPolicy::Remap
             } else {
-                Ejection::FailFast
+                DownPolicy::FailFast
             })
         }
         "failover" => {
@@ -511,7 +494,7 @@ fn ejection(
                     return Err((*l, format!("failover: {owner:?} has no replica")));
                 }
             }
-            Ok(Ejection::Failover(lists))
+            Ok(DownPolicy::Failover(lists))
         }
         other => Err((
             line,
@@ -651,7 +634,7 @@ alpha:
         let p = Config::parse(text, "x").unwrap().pools.remove(0);
         assert_eq!(
             p.ejection,
-            Ejection::Failover(vec![vec![1], vec![0, 2], vec![]])
+            DownPolicy::Failover(vec![vec![1], vec![0, 2], vec![]])
         );
         assert_eq!(
             *p.router().unwrap().policy(),
@@ -672,14 +655,14 @@ alpha:
         let p = Config::parse(&format!("{base}  failover:\n  - a b\n"), "x").unwrap();
         assert_eq!(
             p.pools[0].ejection,
-            Ejection::Failover(vec![vec![1], vec![]])
+            DownPolicy::Failover(vec![vec![1], vec![]])
         );
         let p = Config::parse(
             &format!("{base}  auto_eject_hosts: true\n  ejection_policy: fail_fast\n"),
             "x",
         )
         .unwrap();
-        assert_eq!(p.pools[0].ejection, Ejection::FailFast);
+        assert_eq!(p.pools[0].ejection, DownPolicy::FailFast);
         assert_eq!(p.pools[0].health_check, None);
         let p = Config::parse(&format!("{base}  health_check_interval: 5000\n"), "x").unwrap();
         assert_eq!(

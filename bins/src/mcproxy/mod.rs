@@ -44,7 +44,7 @@ mod yaml;
 use core::time::Duration;
 use std::path::PathBuf;
 
-pub use config::{Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, Ejection, HealthCheck, PoolConfig};
+pub use config::{Config, ConfigError, DEFAULT_CONNECT_TIMEOUT, HealthCheck, PoolConfig};
 pub use health::{Health, ProbeChange};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 pub use yaml::YamlError;
