@@ -469,15 +469,15 @@ fn ejection(
                     })
                     .ok_or((l, format!("failover: no server {name:?} in this pool")))
             };
-            let mut lists = vec![Vec::new(); specs.len()];
-            let mut seen = vec![false; specs.len()];
+            let mut lists: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
             for (l, text) in &items {
                 let mut words = text.split_ascii_whitespace();
                 let Some(owner) = words.next() else {
                     return Err((*l, "failover: empty line".into()));
                 };
                 let o = find(owner, *l)?;
-                if std::mem::replace(&mut seen[o], true) {
+                // A listed server has at least one replica (an empty list is refused below).
+                if !lists[o].is_empty() {
                     return Err((*l, format!("failover: {owner:?} is listed twice")));
                 }
                 for w in words {
