@@ -173,6 +173,19 @@ fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> ReadOutcome {
     }
 }
 
+/// Where a non-blocking connect stands: `Some(true)` connected, `Some(false)` still under
+/// way, `None` failed.
+fn connect_done(stream: &TcpStream) -> Option<bool> {
+    match stream.take_error() {
+        Ok(Some(_)) | Err(_) => None,
+        Ok(None) => match stream.peer_addr() {
+            Ok(_) => Some(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Some(false),
+            Err(_) => None,
+        },
+    }
+}
+
 /// Writes as much of `data` as the socket takes.
 fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
     let mut done = 0;
@@ -258,16 +271,31 @@ impl Worker {
 
     fn listen(&mut self, addr: SocketAddr, pool: usize) -> io::Result<()> {
         let sock = tcp_listener(addr, self.opts.reuse_port)?;
+        self.insert_registered(Conn::Listener(ListenerConn { sock, addr, pool }))?;
+        Ok(())
+    }
+
+    /// Stores a new connection and registers its socket under its slot's token (a listener
+    /// for reading, the others for both); on error nothing stays.
+    fn insert_registered(&mut self, conn: Conn) -> io::Result<Key> {
         let key = self
             .conns
-            .try_insert(Conn::Listener(ListenerConn { sock, addr, pool }))
+            .try_insert(conn)
             .map_err(|_| io::Error::other("the connection table is full"))?;
-        if let Some(Conn::Listener(l)) = self.conns.get_mut(key) {
-            self.poll
-                .registry()
-                .register(&mut l.sock, key.token(), Interest::READABLE)?;
+        let (reg, t) = (self.poll.registry(), key.token());
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let registered = match self.conns.get_mut(key) {
+            Some(Conn::Listener(l)) => reg.register(&mut l.sock, t, Interest::READABLE),
+            Some(Conn::Client(c)) => reg.register(&mut c.stream, t, both),
+            Some(Conn::Backend(b)) => reg.register(&mut b.stream, t, both),
+            Some(Conn::Probe(c)) => reg.register(&mut c.stream, t, both),
+            None => Ok(()),
+        };
+        if let Err(e) = registered {
+            self.conns.remove(key);
+            return Err(e);
         }
-        Ok(())
+        Ok(key)
     }
 
     /// The addresses this worker listens on.
@@ -401,16 +429,13 @@ impl Worker {
             Some(Conn::Backend(b)) => {
                 let was = b.connected;
                 if !b.connected {
-                    match b.stream.take_error() {
-                        Ok(Some(_)) | Err(_) => b.broken = true,
-                        Ok(None) => match b.stream.peer_addr() {
-                            Ok(_) => {
-                                b.connected = true;
-                                self.stats.backend_connects += 1;
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                            Err(_) => b.broken = true,
-                        },
+                    match connect_done(&b.stream) {
+                        Some(true) => {
+                            b.connected = true;
+                            self.stats.backend_connects += 1;
+                        }
+                        Some(false) => {}
+                        None => b.broken = true,
                     }
                 }
                 b.hup |= ev.is_read_closed() || ev.is_error();
@@ -466,25 +491,18 @@ impl Worker {
                 hup: false,
                 zombie: false,
             }));
-            let Ok(key) = self.conns.try_insert(client) else {
-                self.stats.refused += 1;
-                continue;
+            let key = match self.insert_registered(client) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::warn!(worker = self.id, error = %e, "cannot take a client");
+                    self.stats.refused += 1;
+                    continue;
+                }
             };
-            pool.clients += 1;
-            self.stats.accepted += 1;
-            let Some(Conn::Client(c)) = self.conns.get_mut(key) else {
-                continue;
-            };
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut c.stream, key.token(), interest)
-            {
-                tracing::warn!(worker = self.id, error = %e, "cannot register a client");
-                self.close_client(key);
-                continue;
+            if let Some(Some(pool)) = self.pools.get_mut(pool_idx) {
+                pool.clients += 1;
             }
+            self.stats.accepted += 1;
             self.dirty.push(key);
         }
     }

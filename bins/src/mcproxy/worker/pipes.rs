@@ -85,21 +85,7 @@ impl Worker {
             connect_deadline: now + pool.cfg.connect_timeout(),
             waiting_since: None,
         });
-        let key = self
-            .conns
-            .try_insert(backend)
-            .map_err(|_| io::Error::other("the connection table is full"))?;
-        if let Some(Conn::Backend(b)) = self.conns.get_mut(key) {
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut b.stream, key.token(), interest)
-            {
-                self.conns.remove(key);
-                return Err(e);
-            }
-        }
+        let key = self.insert_registered(backend)?;
         if let Some(Some(pool)) = self.pools.get_mut(p) {
             pool.pipes[i] = Some(key);
         }

@@ -17,7 +17,7 @@ const MAX_LINE: usize = 512;
 
 /// The health-check connection to one server of one pool.
 pub(super) struct ProbeConn {
-    stream: TcpStream,
+    pub(super) stream: TcpStream,
     pool: usize,
     server: usize,
     connected: bool,
@@ -48,15 +48,7 @@ impl ProbeConn {
         if self.connected {
             return Ok(());
         }
-        match self.stream.take_error() {
-            Ok(Some(_)) | Err(_) => return Err("connect failed"),
-            Ok(None) => {}
-        }
-        match self.stream.peer_addr() {
-            Ok(_) => self.connected = true,
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-            Err(_) => return Err("connect failed"),
-        }
+        self.connected = connect_done(&self.stream).ok_or("connect failed")?;
         Ok(())
     }
 
@@ -207,21 +199,7 @@ impl Worker {
             unsent: 0,
             line: Vec::new(),
         });
-        let key = self
-            .conns
-            .try_insert(probe)
-            .map_err(|_| io::Error::other("the connection table is full"))?;
-        if let Some(Conn::Probe(c)) = self.conns.get_mut(key) {
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut c.stream, key.token(), interest)
-            {
-                self.conns.remove(key);
-                return Err(e);
-            }
-        }
+        let key = self.insert_registered(probe)?;
         if let Some(Some(pool)) = self.pools.get_mut(p) {
             pool.probes[i] = Some(key);
         }
