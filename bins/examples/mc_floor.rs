@@ -6,8 +6,10 @@
 //!
 //! One mio loop, edge-triggered like lvs-mcproxy's: each readable connection is read once
 //! into a 64 KiB buffer (again only if that read filled it), and everything it asked for is
-//! answered with one write. The protocol work is the least mcload accepts: a `get` is a miss
-//! (`END`), a `set` is `STORED` once its value has been skipped, anything else is `ERROR`.
+//! answered with one write. The protocol work is the least mcload accepts: requests are
+//! framed by the project's codec (`lvs_core::memcache::parse`, as the proxy frames them), a
+//! `get` is a miss (`END`), a storage command `STORED`, anything else `ERROR`; a malformed
+//! request closes the connection.
 //!
 //!     cargo run --release -p lvs-bins --example mc_floor -- 127.0.0.1:22122
 //!
@@ -17,71 +19,54 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
+use lvs_core::memcache::{Parsed, ParserState, Request, parse};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 const LISTENER: Token = Token(0);
 const READ: usize = 64 << 10;
-/// A request line longer than this closes the connection (memcached's own limit is 2048).
-const MAX_LINE: usize = 2048;
-/// The largest value a `set` may announce (memcached's default item size).
-const MAX_VALUE: usize = 1 << 20;
 
 struct Conn {
     stream: TcpStream,
-    /// Unparsed request bytes (a line or a value split across reads).
+    /// Request bytes not yet consumed (a request split across reads).
     input: Vec<u8>,
-    /// Value bytes (with their CRLF) still to skip.
-    skip: usize,
+    parser: ParserState,
     out: Vec<u8>,
 }
 
-/// Answers every complete request in what is left of `c.input` followed by `data`; false if
-/// the stream is malformed.
+/// Answers every complete request in what is left of `c.input` followed by `data`, parsed by
+/// the project's codec; false if the stream is malformed (the floor closes it).
 fn answer(c: &mut Conn, data: &[u8]) -> bool {
     if c.input.is_empty() {
-        return answer_from(c, data);
+        let (used, ok) = answer_from(c, data);
+        c.input.extend_from_slice(&data[used..]);
+        return ok;
     }
     let mut joined = core::mem::take(&mut c.input);
     joined.extend_from_slice(data);
-    answer_from(c, &joined)
+    let (used, ok) = answer_from(c, &joined);
+    joined.drain(..used);
+    c.input = joined;
+    ok
 }
 
-fn answer_from(c: &mut Conn, mut data: &[u8]) -> bool {
+/// Answers the complete requests at the front of `data`: returns the bytes they took and
+/// whether the stream is still well formed.
+fn answer_from(c: &mut Conn, data: &[u8]) -> (usize, bool) {
+    let mut used = 0;
     loop {
-        if c.skip > 0 {
-            let n = c.skip.min(data.len());
-            c.skip -= n;
-            data = &data[n..];
-            if c.skip > 0 {
-                return true;
+        match parse(&data[used..], &mut c.parser) {
+            Parsed::Incomplete => return (used, true),
+            Parsed::Invalid { .. } => return (used, false),
+            Parsed::Skipped { consumed } => used += consumed,
+            Parsed::Complete { value, consumed } => {
+                used += consumed;
+                c.out.extend_from_slice(match value {
+                    Request::Get { .. } => b"END\r\n",
+                    Request::Store(_) => b"STORED\r\n",
+                    _ => b"ERROR\r\n",
+                });
             }
-            c.out.extend_from_slice(b"STORED\r\n");
-        }
-        let Some(lf) = data.iter().position(|&b| b == b'\n') else {
-            if data.len() > MAX_LINE {
-                return false;
-            }
-            c.input.extend_from_slice(data);
-            return true;
-        };
-        let line = &data[..lf];
-        data = &data[lf + 1..];
-        if line.starts_with(b"get ") {
-            c.out.extend_from_slice(b"END\r\n");
-        } else if line.starts_with(b"set ") {
-            let bytes = line
-                .trim_ascii_end()
-                .rsplit(|&b| b == b' ')
-                .next()
-                .and_then(|t| std::str::from_utf8(t).ok())
-                .and_then(|t| t.parse::<usize>().ok());
-            match bytes {
-                Some(n) if n <= MAX_VALUE => c.skip = n + 2,
-                _ => return false,
-            }
-        } else {
-            c.out.extend_from_slice(b"ERROR\r\n");
         }
     }
 }
@@ -153,7 +138,7 @@ fn main() -> io::Result<()> {
                             let c = Conn {
                                 stream,
                                 input: Vec::new(),
-                                skip: 0,
+                                parser: ParserState::default(),
                                 out: Vec::new(),
                             };
                             conns.insert(t.0, c);
